@@ -97,7 +97,7 @@ def pseudonymize(addresses: pd.Series, key: bytes) -> pd.Series:
 
 
 def scrub_text(text: str | None, key: bytes | None = None) -> str | None:
-    """Replace every e-mail address in ``text`` by ``<redacted>`` or by its pseudonym.
+    """Replace every e-mail address in ``text`` by ``redacted`` or by its pseudonym.
 
     >>> scrub_text("550 5.1.1 <bob@example.org>: user unknown")
     '550 5.1.1 <redacted>: user unknown'
@@ -105,7 +105,7 @@ def scrub_text(text: str | None, key: bytes | None = None) -> str | None:
     if text is None or "@" not in text:
         return text
     if key is None:
-        return EMAIL_PATTERN.sub("<redacted>", text)
+        return EMAIL_PATTERN.sub("redacted", text)
     return EMAIL_PATTERN.sub(lambda m: "addr:" + pseudonymize_address(m.group(0), key), text)
 
 

@@ -608,7 +608,10 @@ def _quarantine(
         except (TypeError, ValueError):
             text = repr(payload)
     if text is not None:
-        text = privacy.scrub_text(text[:QUARANTINE_RAW_CHARS], options.key)
+        text = text[:QUARANTINE_RAW_CHARS]
+        if not text.isascii():
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        text = privacy.scrub_text(text, options.key)
     stats.quarantined += 1
     stats.quarantine.append(
         {"source": source, "location": location, "field": field_name, "reason": reason, "raw": text}
@@ -663,6 +666,13 @@ def normalize_chunks(
                 stats.records_read += 1
                 stats.ignored["no event in record"] += 1
                 continue
+            if raw.text is None and any(_has_surrogate(r) for r in produced):
+                # An item split out of a larger record: its bytes were not checked above.
+                stats.records_read += 1
+                _quarantine(stats, options, source.name, raw.location, None,
+                            "bytes that are not valid UTF-8 (wrong encoding?)", None,
+                            _replace_surrogates(raw.payload))
+                continue
             stats.records_read += len(produced)
             for ordinal, produced_row in enumerate(produced):
                 if produced_row.get("event_id") is None:
@@ -674,6 +684,22 @@ def normalize_chunks(
                 rows, locations = [], []
         if rows:
             yield _finish_chunk(spec, source, rows, locations, options, stats)
+
+
+def _has_surrogate(produced_row: dict) -> bool:
+    return any(
+        isinstance(v, str) and not v.isascii() and _SURROGATE.search(v) for v in produced_row.values()
+    )
+
+
+def _replace_surrogates(payload: Any) -> Any:
+    if isinstance(payload, str):
+        return payload.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(payload, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in payload.items()}
+    if isinstance(payload, list):
+        return [_replace_surrogates(v) for v in payload]
+    return payload
 
 
 def _finish_chunk(

@@ -12,10 +12,14 @@ from typing import Any
 
 import pandas as pd
 
-from . import sendgrid  # noqa: F401  (registers the format)
+from . import brevo, mandrill, sendgrid, ses, sparkpost  # noqa: F401  (each import registers its format)
 from ._base import InputFormatError, RecordError, check_reconciliation
 from ._registry import FORMATS, detect_format, read
+from .brevo import read_brevo
+from .mandrill import read_mandrill
 from .sendgrid import read_sendgrid
+from .ses import read_ses
+from .sparkpost import read_sparkpost
 
 __all__ = [
     "FORMATS",
@@ -24,7 +28,11 @@ __all__ = [
     "check_reconciliation",
     "detect_format",
     "read_events",
+    "read_brevo",
+    "read_mandrill",
     "read_sendgrid",
+    "read_ses",
+    "read_sparkpost",
 ]
 
 

@@ -12,11 +12,13 @@ from typing import Any
 
 import pandas as pd
 
-from . import brevo, mandrill, sendgrid, ses, sparkpost  # noqa: F401  (each import registers its format)
+from . import brevo, mailgun, mandrill, postmark, sendgrid, ses, sparkpost  # noqa: F401  (each import registers its format)
 from ._base import InputFormatError, RecordError, check_reconciliation
 from ._registry import FORMATS, detect_format, read
 from .brevo import read_brevo
+from .mailgun import read_mailgun
 from .mandrill import read_mandrill
+from .postmark import read_postmark
 from .sendgrid import read_sendgrid
 from .ses import read_ses
 from .sparkpost import read_sparkpost
@@ -29,7 +31,9 @@ __all__ = [
     "detect_format",
     "read_events",
     "read_brevo",
+    "read_mailgun",
     "read_mandrill",
+    "read_postmark",
     "read_sendgrid",
     "read_ses",
     "read_sparkpost",

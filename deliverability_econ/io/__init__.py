@@ -12,12 +12,14 @@ from typing import Any
 
 import pandas as pd
 
-from . import brevo, mailgun, mandrill, postmark, sendgrid, ses, sparkpost  # noqa: F401  (each import registers its format)
+from . import brevo, csv, mailgun, mandrill, postfix, postmark, sendgrid, ses, sparkpost  # noqa: F401  (each import registers its format)
 from ._base import InputFormatError, RecordError, check_reconciliation
 from ._registry import FORMATS, detect_format, read
 from .brevo import read_brevo
+from .csv import read_csv
 from .mailgun import read_mailgun
 from .mandrill import read_mandrill
+from .postfix import read_postfix
 from .postmark import read_postmark
 from .sendgrid import read_sendgrid
 from .ses import read_ses
@@ -31,8 +33,10 @@ __all__ = [
     "detect_format",
     "read_events",
     "read_brevo",
+    "read_csv",
     "read_mailgun",
     "read_mandrill",
+    "read_postfix",
     "read_postmark",
     "read_sendgrid",
     "read_ses",

@@ -43,7 +43,7 @@ def detect_format(head: str) -> str | None:
 
 
 def _resolve_spec(source: Source, format_name: str, options: ReadOptions, stats: ReadStats,
-                  strict: bool) -> FormatSpec | None:
+                  strict: bool, configured: bool = False) -> FormatSpec | None:
     head = read_head(source, encoding=options.encoding)
     if not head.strip():
         stats.warnings.append(f"{source.name}: empty file, no records")
@@ -66,7 +66,8 @@ def _resolve_spec(source: Source, format_name: str, options: ReadOptions, stats:
             f"this looks like a {FORMATS[detected].label} file, not {spec.label}; "
             f"use read_{detected} or read_events(..., format='auto')",
         )
-    if detected is None and not spec.sniff(head):
+    # A configured reader (a CSV with a column mapping) is expected not to sniff as canonical.
+    if detected is None and not configured and not spec.sniff(head):
         stats.warnings.append(f"{source.name}: content does not look like {spec.label}")
     return spec
 
@@ -77,7 +78,8 @@ def iter_read(paths: Any, format_name: str, options: ReadOptions, stats: ReadSta
     format_options = format_options or {}
     for source in expand_sources(paths):
         source_stats = ReadStats()
-        spec = _resolve_spec(source, format_name, options, source_stats, strict=True)
+        spec = _resolve_spec(source, format_name, options, source_stats, strict=True,
+                             configured=bool(format_name != "auto" and format_options.get(format_name)))
         if spec is not None:
             normalize = spec.normalize
             if format_options.get(spec.name):

@@ -5,6 +5,7 @@ or raises the one documented error type, :class:`InputFormatError`. Nothing else
 """
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,9 @@ FIXTURES = sorted(
     if path.is_file() and path.suffix in {".json", ".jsonl", ".log", ".csv", ".txt", ".ndjson"}
 )
 
-SETTINGS = settings(max_examples=25, deadline=None,
+# Each example reads a file twice (quarantine and raise); keep the default run short and let
+# HYPOTHESIS_EXAMPLES=200 make a thorough one.
+SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 6)), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

@@ -6,12 +6,21 @@ from . import schema
 from .cube import daily_cube
 from .io import InputFormatError, read_events
 from .messages import messages
+from .rates import LowVolumeWarning, delivery_latency, late_share, proportion_interval, rates
+from .reputation import THRESHOLDS, health_checks
 from .schema import validate_events
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "THRESHOLDS",
     "InputFormatError",
+    "LowVolumeWarning",
+    "delivery_latency",
+    "health_checks",
+    "late_share",
+    "proportion_interval",
+    "rates",
     "daily_cube",
     "messages",
     "read_events",

@@ -14,6 +14,7 @@ import pandas as pd
 
 from . import brevo, csv, mailgun, mandrill, postfix, postmark, sendgrid, ses, sparkpost  # noqa: F401  (each import registers its format)
 from ._base import InputFormatError, RecordError, check_reconciliation
+from ._calibration import check_table_reconciliation
 from ._registry import FORMATS, detect_format, read
 from .brevo import read_brevo
 from .csv import read_csv
@@ -21,8 +22,11 @@ from .mailgun import read_mailgun
 from .mandrill import read_mandrill
 from .postfix import read_postfix
 from .postmark import read_postmark
+from .postmaster import read_postmaster
+from .seedtests import read_seed_tests
 from .sendgrid import read_sendgrid
 from .ses import read_ses
+from .snds import read_snds
 from .sparkpost import read_sparkpost
 
 __all__ = [
@@ -30,6 +34,7 @@ __all__ = [
     "InputFormatError",
     "RecordError",
     "check_reconciliation",
+    "check_table_reconciliation",
     "detect_format",
     "read_events",
     "read_brevo",
@@ -38,7 +43,10 @@ __all__ = [
     "read_mandrill",
     "read_postfix",
     "read_postmark",
+    "read_postmaster",
+    "read_seed_tests",
     "read_sendgrid",
+    "read_snds",
     "read_ses",
     "read_sparkpost",
 ]

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from . import schema
+from . import funnel, schema
 from .cube import daily_cube
+from .funnel import (
+    ConfigError,
+    FunnelWarning,
+    cost_lines,
+    default_funnels,
+    estimate_conversion,
+    funnel_impact,
+    leakage,
+    load_funnels,
+    read_conversions,
+    revenue_at_risk,
+)
 from .io import InputFormatError, read_events
 from .messages import messages
 from .rates import LowVolumeWarning, delivery_latency, late_share, proportion_interval, rates
@@ -14,7 +26,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "THRESHOLDS",
+    "ConfigError",
+    "FunnelWarning",
     "InputFormatError",
+    "cost_lines",
+    "default_funnels",
+    "estimate_conversion",
+    "funnel",
+    "funnel_impact",
+    "leakage",
+    "load_funnels",
+    "read_conversions",
+    "revenue_at_risk",
     "LowVolumeWarning",
     "delivery_latency",
     "health_checks",

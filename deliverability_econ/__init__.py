@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import funnel, schema
+from . import finance, funnel, schema, warmup
 from .cube import daily_cube
 from .funnel import (
     ConfigError,
@@ -32,6 +32,7 @@ __all__ = [
     "cost_lines",
     "default_funnels",
     "estimate_conversion",
+    "finance",
     "funnel",
     "funnel_impact",
     "leakage",
@@ -49,5 +50,6 @@ __all__ = [
     "read_events",
     "schema",
     "validate_events",
+    "warmup",
     "__version__",
 ]

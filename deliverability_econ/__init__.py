@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Defined before the submodules are imported: some of them read it while the package loads.
+__version__ = "0.1.0"
+
 from . import finance, funnel, schema, warmup
 from .cube import daily_cube
 from .funnel import (
@@ -22,7 +25,6 @@ from .rates import LowVolumeWarning, delivery_latency, late_share, proportion_in
 from .reputation import THRESHOLDS, health_checks
 from .schema import validate_events
 
-__version__ = "0.1.0"
 
 __all__ = [
     "THRESHOLDS",

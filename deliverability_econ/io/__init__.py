@@ -16,6 +16,7 @@ from . import brevo, csv, mailgun, mandrill, postfix, postmark, sendgrid, ses, s
 from ._base import InputFormatError, RecordError, check_reconciliation
 from ._calibration import check_table_reconciliation
 from ._registry import FORMATS, detect_format, read
+from .ingest import ingest, read_dataset
 from .brevo import read_brevo
 from .csv import read_csv
 from .mailgun import read_mailgun
@@ -36,6 +37,8 @@ __all__ = [
     "check_reconciliation",
     "check_table_reconciliation",
     "detect_format",
+    "ingest",
+    "read_dataset",
     "read_events",
     "read_brevo",
     "read_csv",

@@ -19,6 +19,7 @@ from ._base import (
     require,
     row,
 )
+from ._fast import FastSendGridChunks
 from ._registry import make_reader, register
 
 #: SendGrid ``event`` -> canonical event (bounce and open are refined below).
@@ -149,6 +150,8 @@ SPEC = register(
         records=iter_json_values,
         normalize=normalize,
         priority=20,
+        # JSON lines go through DuckDB in blocks; anything unusual falls back to `normalize`.
+        chunk_reader=FastSendGridChunks(EVENT_MAP, BOUNCE_CLASSIFICATION_MAP),
     )
 )
 

@@ -1,0 +1,218 @@
+"""Executive report: where mail lands, what it costs, what to change, in HTML, PDF and JSON.
+
+- :func:`build_summary` computes ``summary.json`` (DESIGN.md, the ``report`` command) with the
+  package's own models;
+- :func:`write_report` writes ``report.html`` (self-contained), ``report.pdf`` and
+  ``summary.json``;
+- :func:`generate_report` does both from log files: read, model, chart, write.
+
+The first screen is a one-page summary (placement per mailbox provider with intervals, money
+at risk per month with its range, the recommended option with NPV, payback and the
+probability that it pays off, the top risk signals); then the charts, the assumptions with
+their sources, and data quality.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .._random import RandomState
+from .render import (
+    DEFAULT_TITLE,
+    format_count,
+    format_money,
+    format_percent,
+    report_content,
+    write_report,
+)
+from .summary import (
+    SUMMARY_KEYS,
+    ReportAnalysis,
+    ReportWarning,
+    analyze,
+    assumptions_table,
+    build_summary,
+    load_config,
+)
+
+__all__ = [
+    "SUMMARY_KEYS",
+    "ReportAnalysis",
+    "ReportWarning",
+    "analyze",
+    "assumptions_table",
+    "build_summary",
+    "format_count",
+    "format_money",
+    "format_percent",
+    "generate_report",
+    "load_config",
+    "report_content",
+    "report_figures",
+    "write_report",
+]
+
+#: Modules searched for a plot function, in order (``plots`` once the helpers are merged).
+PLOT_MODULES: tuple[str, ...] = (
+    "deliverability_econ.plots",
+    "deliverability_econ._plots_funnel",
+    "deliverability_econ._plots_health",
+    "deliverability_econ._plots_scenarios",
+    "deliverability_econ._plots_placement",
+)
+
+
+def generate_report(
+    logs: Any,
+    *,
+    config: Any = None,
+    out_dir: str | Path,
+    seed_tests: Any = None,
+    postmaster: Any = None,
+    snds: Any = None,
+    format: str = "auto",
+    salt: str | bytes | None = None,
+    random_state: RandomState = 0,
+    title: str = DEFAULT_TITLE,
+    **options: Any,
+) -> dict[str, Path]:
+    """Read logs, run the models, draw the charts and write the report.
+
+    Parameters
+    ----------
+    logs : path, glob, directory or a list of them
+        ESP exports or MTA logs (:func:`deliverability_econ.read_events`); recipients are
+        pseudonymized.
+    config : path, mapping, FunnelConfig or None
+        Scenario config (see :func:`build_summary`).
+    out_dir : path
+        Where ``report.html``, ``report.pdf`` and ``summary.json`` go.
+    seed_tests, postmaster, snds : path or DataFrame, optional
+        Calibration files (read with ``io.read_seed_tests``, ``io.read_postmaster``,
+        ``io.read_snds``) or tables already read.
+    format : str
+        Log format, ``"auto"`` to detect it per file.
+    salt : str or bytes, optional
+        Pseudonymization key (default: the environment's or the installation's).
+    random_state : None, int or numpy.random.Generator
+        Seeds every Monte Carlo (default 0: the same logs give the same report).
+    title : str
+    **options
+        Passed to :func:`analyze` (``n_draws``, ``placement_freq``, ``signal_scopes``).
+
+    Returns
+    -------
+    dict
+        ``{"html": Path, "pdf": Path, "summary": Path}``.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..io import read_events
+
+    events, meta = read_events(logs, format=format, salt=salt)
+    calibration = _read_calibration(seed_tests=seed_tests, postmaster=postmaster, snds=snds)
+    analysis = analyze(events, meta, config=config, random_state=random_state,
+                       **calibration, **options)
+    figures = report_figures(analysis)
+    try:
+        return write_report(
+            analysis.summary, figures, out_dir,
+            tables={"assumptions": analysis.assumptions,
+                    **({"signals": analysis.signals} if analysis.signals is not None else {})},
+            notes=analysis.notes, currency=analysis.currency, period=analysis.period,
+            title=title, model_warnings=analysis.warnings,
+        )
+    finally:
+        for figure in figures.values():
+            plt.close(figure)
+
+
+def report_figures(analysis: ReportAnalysis) -> dict[str, Any]:
+    """The report's charts, drawn by the package's plot functions where they exist.
+
+    A chart whose function or data is missing is left out, with a ``chart_*`` note in
+    ``analysis.notes``.
+    """
+    import matplotlib
+
+    figures: dict[str, Any] = {}
+    plans: list[tuple[str, str, tuple[str, ...], Any]] = [
+        ("chart_placement", "Where mail lands, period by period (inbox share of mail sent, "
+         "90% interval)", ("plot_placement",), analysis.placement_periods),
+        ("chart_revenue", "Revenue at risk per month (p50, p10 to p90 band)",
+         ("plot_revenue_at_risk",), analysis.revenue),
+        ("chart_options", "Infrastructure options: net present value",
+         ("plot_options", "plot_compare_options", "plot_npv_distribution", "plot_npv"),
+         analysis.options),
+        ("chart_signals", "Risk signals over time", ("plot_risk_timeline",), analysis.signals),
+        ("chart_health", "Health checks against published thresholds",
+         ("plot_health_dashboard",), analysis.health),
+    ]
+    with matplotlib.rc_context({"figure.max_open_warning": 0}):
+        for key, caption, names, data in plans:
+            if data is None:
+                analysis.notes.setdefault(key, f"{caption}: not available: no results to draw")
+                continue
+            function = _plot_function(names)
+            if function is None:
+                analysis.notes.setdefault(
+                    key, f"{caption}: not available: no plot function "
+                         f"({' or '.join(names)}) in this version")
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    axes = function(data)
+            except Exception as error:  # one chart failing must not lose the report
+                analysis.notes[key] = (f"{caption}: not available: {type(error).__name__}: "
+                                       f"{error}")
+                warnings.warn(analysis.notes[key], ReportWarning, stacklevel=2)
+                continue
+            figures[caption] = _figure_of(axes)
+    return figures
+
+
+def _plot_function(names: tuple[str, ...]) -> Callable[..., Any] | None:
+    for module_name in PLOT_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for name in names:
+            function = getattr(module, name, None)
+            if callable(function):
+                return function
+    return None
+
+
+def _figure_of(result: Any):
+    if hasattr(result, "savefig"):
+        return result
+    if hasattr(result, "get_figure"):
+        return result.get_figure()
+    if isinstance(result, tuple | list) and result:
+        return _figure_of(result[0])
+    if hasattr(result, "flat"):  # an array of Axes
+        return _figure_of(next(iter(result.flat)))
+    raise TypeError(f"a plot function returned {type(result).__name__}, not a Figure or Axes")
+
+
+def _read_calibration(**sources: Any) -> dict[str, Any]:
+    """Read the calibration files given as paths; tables pass through."""
+    from ..io.postmaster import read_postmaster
+    from ..io.seedtests import read_seed_tests
+    from ..io.snds import read_snds
+
+    readers: Mapping[str, Callable[..., Any]] = {
+        "seed_tests": read_seed_tests, "postmaster": read_postmaster, "snds": read_snds}
+    out = {}
+    for name, source in sources.items():
+        if source is None or hasattr(source, "columns"):
+            out[name] = source
+        else:
+            out[name], _ = readers[name](source)
+    return out

@@ -4,7 +4,9 @@
 
     deliverability-econ ingest FILES... -o DATASET [--format F] [--errors raise|quarantine]
                                                    [--no-pseudonymize] [--salt S] [--no-progress]
-    deliverability-econ demo [DIRECTORY]
+    deliverability-econ demo [DIRECTORY] [--out DIR] [--no-report]
+    deliverability-econ simulate --format sendgrid --days 90 --recipients 50000 --seed 7 -o DIR
+    deliverability-econ report LOGS... [--config scenario.toml] --out DIR
 
 Exit status: 0 on success; 2 with a one-line message on bad input (an unreadable record with
 ``--errors raise``, a missing file, a format that cannot be told) or a usage error; never a
@@ -25,6 +27,8 @@ PROGRAM = "deliverability-econ"
 #: Where ``demo`` looks for sample exports when no directory is given (relative to the current
 #: directory, then to the source checkout).
 DEFAULT_DEMO_DIRECTORY = "data"
+#: The simulated sample sender inside it, preferred when present.
+DEFAULT_SAMPLE_DIRECTORY = "data/sample_sender"
 
 
 class UsageError(Exception):
@@ -74,7 +78,42 @@ def build_parser() -> argparse.ArgumentParser:
         "provider, messages sent and the delivery, bounce, complaint and human open rates.",
     )
     demo.add_argument("directory", nargs="?", default=None, metavar="DIRECTORY")
+    demo.add_argument("--out", default="demo-output", metavar="DIR",
+                      help="where the executive report goes (default: ./demo-output)")
+    demo.add_argument("--no-report", action="store_true", help="print the tables only")
     demo.set_defaults(handler=_run_demo)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="write a synthetic sender's logs, calibration data and ground truth",
+        description="Simulate a sender with known ground truth and write its logs in the given "
+        "wire formats, its seed tests, Postmaster and SNDS rows, and the truth tables.",
+    )
+    simulate.add_argument("--format", default="sendgrid",
+                          help="one format or a comma list (sendgrid, ses, mailgun, postmark, "
+                          "sparkpost, mandrill, brevo, postfix, csv) or 'all'")
+    simulate.add_argument("--days", type=int, default=90, help="simulated days [days]")
+    simulate.add_argument("--recipients", type=int, default=50_000, help="audience size [recipients]")
+    simulate.add_argument("--seed", type=int, default=7, help="random seed")
+    simulate.add_argument("--scenario", default="baseline", help="named scenario, e.g. cold_cutover")
+    simulate.add_argument("--start", default="2026-06-01", help="first day (UTC), YYYY-MM-DD")
+    simulate.add_argument("-o", "--out", required=True, metavar="DIR")
+    simulate.set_defaults(handler=_run_simulate)
+
+    report = commands.add_parser(
+        "report",
+        help="write the executive report (report.html, report.pdf, summary.json)",
+        description="Read logs, estimate placement, money and options, and write report.html, "
+        "report.pdf and summary.json into --out.",
+    )
+    report.add_argument("logs", nargs="+", metavar="LOGS")
+    report.add_argument("--config", default=None, help="scenario / funnel TOML")
+    report.add_argument("--seed-tests", default=None, help="seed-list results CSV")
+    report.add_argument("--postmaster", default=None, help="Google Postmaster export")
+    report.add_argument("--snds", default=None, help="Microsoft SNDS CSV")
+    report.add_argument("--format", default="auto", help="force one log format")
+    report.add_argument("--out", required=True, metavar="DIR")
+    report.set_defaults(handler=_run_report)
     return parser
 
 
@@ -161,19 +200,18 @@ def _demo_directory(given: str | None) -> Path:
         if not directory.is_dir():
             raise FileNotFoundError(f"{directory}: no such directory")
         return directory
-    for candidate in (Path.cwd() / DEFAULT_DEMO_DIRECTORY,
-                      Path(__file__).resolve().parent.parent / DEFAULT_DEMO_DIRECTORY):
-        if candidate.is_dir() and any(p.is_file() and not p.name.startswith(".")
-                                      for p in candidate.rglob("*")):
-            return candidate
+    for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        for name in (DEFAULT_SAMPLE_DIRECTORY, DEFAULT_DEMO_DIRECTORY):
+            candidate = base / name
+            if candidate.is_dir() and any(p.is_file() and not p.name.startswith(".")
+                                          for p in candidate.rglob("*")):
+                return candidate
     raise FileNotFoundError(f"no sample exports found in ./{DEFAULT_DEMO_DIRECTORY}/; "
                             "pass a directory: deliverability-econ demo DIRECTORY")
 
 
 def provider_summary(events: pd.DataFrame) -> pd.DataFrame:
     """Per mailbox provider: messages and their delivery, bounce, complaint and human open rates.
-
-    A stand-in computed on the events with plain pandas (the messages table will replace it).
 
     Parameters
     ----------
@@ -184,53 +222,41 @@ def provider_summary(events: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         Indexed by ``mailbox_provider``, largest first, with ``messages`` [count],
-        ``delivery_rate`` (delivered / messages), ``bounce_rate`` (bounced / messages),
-        ``complaint_rate`` (complained / delivered) and ``human_open_rate`` (messages opened by
-        a person, machine opens excluded / delivered), rates as fractions 0-1.
+        ``delivery_rate`` (delivered / messages), ``bounce_rate`` (hard, soft and block bounces /
+        messages), ``complaint_rate`` (complained / delivered) and ``human_open_rate`` (messages
+        opened by a person, machine opens excluded / delivered), rates as fractions 0-1.
     """
-    event = events["event"].astype("string")
-    flags = pd.DataFrame({
-        "message_id": events["message_id"],
-        "delivered": (event == "delivered").fillna(False).to_numpy(),
-        "bounced": (event == "bounced").fillna(False).to_numpy(),
-        "complained": (event == "complained").fillna(False).to_numpy(),
-        "opened_human": ((event == "opened") & ~events["is_machine"].fillna(False)).fillna(False)
-        .to_numpy(),
-    })
-    per_message = flags.groupby("message_id", sort=False).any()
-    # A message's provider is its recipient's; take the first seen.
-    provider = events.groupby("message_id", sort=False, observed=True)["mailbox_provider"].first()
-    per_message["mailbox_provider"] = provider.astype("string")
-    grouped = per_message.groupby("mailbox_provider")
-    table = pd.DataFrame({
+    from .messages import messages as to_messages
+
+    table = to_messages(events)
+    table["mailbox_provider"] = table["mailbox_provider"].astype("string")
+    table["bounced"] = table["bounced_hard"] | table["bounced_soft"] | table["blocked"]
+    grouped = table.groupby("mailbox_provider")
+    counts = pd.DataFrame({
         "messages": grouped.size(),
         "delivered": grouped["delivered"].sum(),
         "bounced": grouped["bounced"].sum(),
         "complained": grouped["complained"].sum(),
         "opened_human": grouped["opened_human"].sum(),
     })
-    delivered = table["delivered"].where(table["delivered"] > 0)
+    delivered = counts["delivered"].where(counts["delivered"] > 0)
     summary = pd.DataFrame({
-        "messages": table["messages"].astype(int),
-        "delivery_rate": table["delivered"] / table["messages"],
-        "bounce_rate": table["bounced"] / table["messages"],
-        "complaint_rate": table["complained"] / delivered,
-        "human_open_rate": table["opened_human"] / delivered,
+        "messages": counts["messages"].astype(int),
+        "delivery_rate": counts["delivered"] / counts["messages"],
+        "bounce_rate": counts["bounced"] / counts["messages"],
+        "complaint_rate": counts["complained"] / delivered,
+        "human_open_rate": counts["opened_human"] / delivered,
     })
-    return summary.sort_values("messages", ascending=False)
+    return summary.sort_values("messages", ascending=False, kind="stable")
 
 
-def _run_demo(args: argparse.Namespace) -> int:
-    from .io import read_events
-
-    directory = _demo_directory(args.directory)
-    events, meta = read_events(directory)
-    print(f"{directory}: {len(meta['sources'])} file(s), {meta['records_read']:,} records, "
+def _print_provider_block(label: str, events: pd.DataFrame, meta: dict) -> None:
+    print(f"{label}: {len(meta['sources'])} file(s), {meta['records_read']:,} records, "
           f"{meta['events']:,} events, {meta['duplicates']:,} duplicates, "
           f"{meta['quarantined']:,} quarantined")
     if events.empty:
         print("no events to summarize")
-        return 0
+        return
     summary = provider_summary(events)
     shown = summary.copy()
     for column in ("delivery_rate", "bounce_rate", "complaint_rate", "human_open_rate"):
@@ -238,4 +264,85 @@ def _run_demo(args: argparse.Namespace) -> int:
     shown.columns = ["messages", "delivered", "bounced", "complaints / delivered",
                      "human opens / delivered"]
     print(shown.to_string())
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .io import read_events
+
+    directory = _demo_directory(args.directory)
+    logs = directory / "logs"
+    if logs.is_dir():
+        # The sample sender: the same events written by several ESPs, one block per format.
+        groups = sorted(p for p in logs.iterdir() if p.is_dir())
+    else:
+        groups = [directory]
+    for index, group in enumerate(groups):
+        if index:
+            print()
+        events, meta = read_events(group)
+        _print_provider_block(str(group), events, meta)
+    if len(groups) > 1:
+        print("\nThe formats agree except where one cannot carry a field (see data/README.md: "
+              "SES, Postmark, SparkPost and Mandrill have no machine-open flag, so their human "
+              "opens include Apple Mail Privacy Protection prefetches).")
+
+    calibration = directory / "calibration"
+    if args.no_report or not logs.is_dir():
+        return 0
+    from .report import generate_report
+
+    # The report reads one export of the sender: SendGrid's carries the machine-open flag.
+    report_logs = next((g for g in groups if g.name == "sendgrid"), groups[0])
+    config = directory.parent / "funnels.toml"
+    out_dir = Path(args.out)
+    print(f"\nWriting the executive report from the {report_logs.name} export "
+          "(about half a minute)...")
+    paths = generate_report(
+        report_logs,
+        config=config if config.exists() else None,
+        out_dir=out_dir,
+        seed_tests=_existing(calibration / "seed_tests.csv"),
+        postmaster=_existing(calibration / "postmaster_traffic_stats.jsonl"),
+        snds=_existing(calibration / "snds.csv"),
+    )
+    for name, path in paths.items():
+        print(f"  {name}: {path}")
+    print(f"Report written to {out_dir.resolve()}")
+    return 0
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.exists() else None
+
+
+# --------------------------------------------------------------------------------------------
+# simulate and report
+# --------------------------------------------------------------------------------------------
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from .simulate import simulate_to_directory
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    written = simulate_to_directory(
+        args.out, format=formats if len(formats) > 1 else formats[0], days=args.days,
+        recipients=args.recipients, seed=args.seed, scenario=args.scenario, start=args.start,
+    )
+    print(f"simulated {args.days} days, {args.recipients:,} recipients, scenario "
+          f"{args.scenario!r}, seed {args.seed}: written to {Path(args.out).resolve()}")
+    if isinstance(written, dict):
+        for key, value in written.items():
+            if isinstance(value, (str, Path)):
+                print(f"  {key}: {value}")
+    return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from .report import generate_report
+
+    paths = generate_report(args.logs, config=args.config, out_dir=args.out,
+                            seed_tests=args.seed_tests, postmaster=args.postmaster,
+                            snds=args.snds, format=args.format)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 # Defined before the submodules are imported: some of them read it while the package loads.
 __version__ = "0.1.0"
 
-from . import finance, funnel, schema, warmup
+from . import finance, funnel, scenarios, schema, warmup
 from .cube import daily_cube
 from .funnel import (
     ConfigError,
@@ -23,6 +23,7 @@ from .io import InputFormatError, read_events
 from .messages import messages
 from .rates import LowVolumeWarning, delivery_latency, late_share, proportion_interval, rates
 from .reputation import THRESHOLDS, health_checks
+from .scenarios import break_even_messages_per_month, compare_options, simulate_option
 from .schema import validate_events
 
 
@@ -36,6 +37,10 @@ __all__ = [
     "estimate_conversion",
     "finance",
     "funnel",
+    "scenarios",
+    "simulate_option",
+    "compare_options",
+    "break_even_messages_per_month",
     "funnel_impact",
     "leakage",
     "load_funnels",

@@ -322,7 +322,10 @@ def _existing(path: Path) -> Path | None:
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from .simulate import simulate_to_directory
+    from .simulate.scenarios import SCENARIOS
 
+    if args.scenario not in SCENARIOS:
+        raise UsageError(f"unknown scenario {args.scenario!r}; known: {', '.join(sorted(SCENARIOS))}")
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     written = simulate_to_directory(
         args.out, format=formats if len(formats) > 1 else formats[0], days=args.days,

@@ -192,3 +192,33 @@ def test_console_script_runs_as_installed(tmp_path, two_days):
                              str(tmp_path / "x")], capture_output=True, text=True, check=False)
     assert failed.returncode == 2
     assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
+
+
+def test_simulate_writes_logs_that_read_back(tmp_path, capsys):
+    out = tmp_path / "sim"
+
+    status = main(["simulate", "--format", "sendgrid,ses", "--days", "5", "--recipients", "200",
+                   "--seed", "3", "--start", "2026-03-02", "-o", str(out)])
+
+    assert status == 0
+    assert "written to" in capsys.readouterr().out
+    sendgrid, meta_sendgrid = read_events(out / "logs" / "sendgrid")
+    ses, meta_ses = read_events(out / "logs" / "ses")
+    assert meta_sendgrid["format"] == "sendgrid" and meta_ses["format"] == "ses"
+    assert meta_sendgrid["quarantined"] == meta_ses["quarantined"] == 0
+    # The same simulated sender in both formats: the same number of delivered messages.
+    delivered = [(e["event"] == "delivered").sum() for e in (sendgrid, ses)]
+    assert delivered[0] == delivered[1] > 0
+
+
+def test_simulate_is_reproducible_and_rejects_unknown_scenarios(tmp_path, capsys):
+    args = ["simulate", "--days", "3", "--recipients", "100", "--seed", "5",
+            "--start", "2026-03-02"]
+    assert main(args + ["-o", str(tmp_path / "a")]) == 0
+    assert main(args + ["-o", str(tmp_path / "b")]) == 0
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    for relative in files_a:
+        assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes()
+    capsys.readouterr()
+    assert main(args + ["--scenario", "no_such_scenario", "-o", str(tmp_path / "c")]) == 2
+    assert "no_such_scenario" in capsys.readouterr().err

@@ -25,9 +25,13 @@ from .rates import LowVolumeWarning, delivery_latency, late_share, proportion_in
 from .reputation import THRESHOLDS, health_checks
 from .scenarios import break_even_messages_per_month, compare_options, simulate_option
 from .schema import validate_events
+from .signals import SIGNALS as RISK_SIGNALS
+from .signals import risk_signals
 
 
 __all__ = [
+    "RISK_SIGNALS",
+    "risk_signals",
     "THRESHOLDS",
     "ConfigError",
     "FunnelWarning",

@@ -147,7 +147,7 @@ def report_figures(analysis: ReportAnalysis) -> dict[str, Any]:
          ("plot_revenue_at_risk",), analysis.revenue),
         ("chart_options", "Infrastructure options: net present value",
          ("plot_options", "plot_compare_options", "plot_npv_distribution", "plot_npv"),
-         analysis.options),
+         _option_to_draw(analysis.options)),
         ("chart_signals", "Risk signals over time", ("plot_risk_timeline",), analysis.signals),
         ("chart_health", "Health checks against published thresholds",
          ("plot_health_dashboard",), analysis.health),
@@ -216,3 +216,19 @@ def _read_calibration(**sources: Any) -> dict[str, Any]:
         else:
             out[name], _ = readers[name](source)
     return out
+
+
+def _option_to_draw(comparison: Any) -> Any:
+    """The option whose NPV distribution the report draws: the recommended one, or, when the
+    recommendation is to stay on the baseline, the alternative with the highest median NPV."""
+    results = getattr(comparison, "results", None)
+    if not results:
+        return comparison
+    recommended = getattr(comparison, "recommended_option", None)
+    baseline = getattr(comparison, "baseline", None)
+    if recommended in results and recommended != baseline:
+        return results[recommended]
+    alternatives = [r for name, r in results.items() if name != baseline]
+    if not alternatives:
+        return None
+    return max(alternatives, key=lambda r: r.npv_percentiles["p50"])

@@ -20,47 +20,63 @@ inbox, ``p`` [fraction 0-1] the inbox share of delivered mail and ``r`` [fractio
 relative chance that a spam-folder message is engaged with (:func:`expected_engagement_rate`,
 inverted by :func:`inbox_share_from_engagement`). ``e`` and ``p`` are confounded in any single
 cell: half the engagement could be half the inbox or half the interest. So ``e`` is
-*calibrated* per mailbox provider, from the strongest source available:
+*calibrated* per mailbox provider, from the strongest source available (``calibration``
+column, :data:`CALIBRATIONS`):
 
-1. ``seed_tests`` (M1): seed mailboxes' inbox / spam counts give ``p`` directly for the periods
-   with a test; ``e = h / (p + r (1 - p))`` on those periods, pooled, is carried to every other
-   period. The tested periods also use their seed counts directly, as a second measurement of
-   ``p`` (with ``e`` calibrated on the *other* tested periods, so no count is used twice).
-2. ``postmaster`` (Gmail): Google Postmaster's daily domain-reputation band is read as a prior
-   on ``p`` through F19's reputation-to-placement curve (:data:`REPUTATION_BAND_INBOX_SHARE`).
-   Its spam rate (reports over *inbox* mail, F4) cannot give ``p`` without the report counts,
-   which Gmail never sends (no feedback loop), so it enters only through the band.
-3. ``snds`` (Microsoft): SNDS filter verdicts per dedicated IP and day bound the share of mail
-   judged spam (F13: green under 10%, red over 90%; :data:`SNDS_FILTER_SPAM_SHARE`). They
-   truncate the benchmark prior for calibration, and bound ``p`` of the cells they cover.
+1. ``seed_tests`` (M1): in every tested period the seeds are binomial with that period's ``p``
+   and the engagement index is (lognormally) measured around ``e (p + r (1 - p))``; ``p`` is
+   integrated out per period and the likelihoods of ``e`` are pooled over the tested periods,
+   then ``e`` is carried to every period. A tested period also uses its own seed counts as a
+   second measurement of ``p``, with ``e`` calibrated on the *other* tested periods, so no
+   count is used twice.
+2. ``postmaster`` (Gmail): the benchmark calibration (4.), checked against Google Postmaster's
+   domain-reputation bands: each draw of ``e`` implies a placement for the periods rated
+   ``HIGH``, ``MEDIUM``, ... and is weighted by how well that agrees with F19's figure for the
+   band (:data:`REPUTATION_BAND_INBOX_SHARE`), each band counted once. Postmaster's spam rate
+   (reports over *inbox* mail, F4) cannot give ``p`` without the report counts, which Gmail
+   never sends (no feedback loop), so it enters only through the band.
+3. ``snds`` (Microsoft): the benchmark calibration checked against SNDS filter verdicts per
+   dedicated IP and day, which bound the share of mail judged spam (F13: green under 10%, red
+   over 90%; :data:`SNDS_FILTER_SPAM_SHARE`): draws of ``e`` whose implied placement leaves the
+   bounds lose weight. The verdicts also bound ``p`` of the Microsoft cells they cover.
 4. ``benchmark``: a published per-provider inbox placement (section 9 of the domain facts, from
-   F17, :data:`BENCHMARK_INBOX_SHARE`) is assumed for a reference level of engagement: the
-   median period of the provider (robust to an incident in fewer than half of the periods), or
-   the periods of ``reference_period``.
+   F17, :data:`BENCHMARK_INBOX_SHARE`) is assumed for a reference level of engagement: the upper
+   quartile of the provider's periods (:data:`BENCHMARK_REFERENCE_QUANTILE`), or the periods of
+   ``reference_period``.
 
-Different streams are engaged with very differently (a password reset is opened ~85% of the
-time, a newsletter ~20%, E3), and the stream mix moves from week to week. When the data have a
-``stream`` column, each stream's relative engagement ``w_s`` is estimated from all periods (a
-two-way multiplicative model, ``E[H] = D_s w_s rho``, fit by iterative proportional fitting),
-so that a period's engagement index ``rho`` compares like with like; only its level needs the
-calibration.
+Optionally (``use_complaints``), feedback-loop complaints, which only inbox mail can draw (F4,
+F14), reweight each period's draws, their rate per inbox message calibrated on the other
+periods. It is off by default: a few complaints a week carry almost no information about
+``p``, and a complaint spike would read as better placement.
+
+Comparing like with like
+------------------------
+A password reset is opened ~85% of the time, a newsletter ~20% (E3), and the mix moves from
+week to week; a list import brings in people who rarely open anything. With a messages table
+(or a cube with ``stream``), each (stream, recipient cohort) pair gets its own relative
+engagement ``w`` (cohort: the week of a recipient's first message), estimated from all periods
+with a two-way multiplicative model ``E[engaged] = delivered * w * rho`` fit by iterative
+proportional fitting, so that a period's engagement index ``rho = engaged / sum(delivered *
+w)`` is free of mix. Only its level needs the calibration. A pair seen in a single period fits
+any placement; one-off cohorts of a stream are pooled, and what is still seen once is left out.
 
 Uncertainty
 -----------
 Every interval comes from a seeded Monte Carlo over ``n_draws`` joint draws of
 
-- the binomial noise of each cell's engagement (a Beta posterior of ``h``),
-- week-to-week engagement variation beyond the binomial (``engagement_noise``, relative),
-- the calibration: seed counts (Beta posteriors), Postmaster bands and the benchmark prior
-  (fully correlated across periods, since a wrong benchmark is wrong every week), and the
-  binomial noise of the calibration periods' engagement,
-- ``r``, uniform over ``spam_engagement_ratio``,
+- each period's engagement index: with ``smooth`` (default) from a hidden-random-walk model
+  with occasional jumps over the periods of each series (binomial observations on a grid,
+  averaged over a grid of volatility settings weighted by their marginal likelihood), else
+  from a Beta posterior of each period's engagement rate;
+- period-to-period engagement variation that no count can tell from placement
+  (``engagement_noise``, relative);
+- the calibration: seed counts, Postmaster bands and the benchmark prior (a band's or a
+  benchmark's error is the same every period: one draw per Monte Carlo draw, not per period);
+- ``r``, uniform over ``spam_engagement_ratio``.
 
-followed, where seeds measure the same cell, by importance resampling with the seed
-likelihood. Draws of ``p`` above 1 (possible when the noise is large) are read as 1. The point
-estimate is the median draw. The accuracy of all this is *measured* on the simulator's ground
-truth in ``benchmarks/bench_placement_accuracy.py`` (results in
-``benchmarks/placement_accuracy.md``).
+Draws of ``p`` above 1 (possible when the noise is large) are read as 1. The point estimate
+is the median draw. The accuracy of all this is *measured* on the simulator's ground truth in
+``benchmarks/bench_placement_accuracy.py`` (results in ``benchmarks/placement_accuracy.md``).
 """
 
 from __future__ import annotations
@@ -83,7 +99,9 @@ __all__ = [
     "DEFAULT_ENGAGEMENT_NOISE",
     "DEFAULT_SPAM_ENGAGEMENT_RATIO",
     "LowVolumeWarning",
+    "PLACEMENT_COLUMNS",
     "PlacementEstimator",
+    "PlacementFit",
     "REPUTATION_BAND_INBOX_SHARE",
     "SNDS_FILTER_SPAM_SHARE",
     "estimate_placement",
@@ -175,10 +193,9 @@ MIN_COMPLAINTS = 20
 CALIBRATIONS: tuple[str, ...] = ("seed_tests", "postmaster", "snds", "benchmark")
 
 _FREQUENCIES = ("D", "W", "M", None)
-_IP_KEYS = ("sending_ip",)
 
-# Output columns after the keys, in order.
-_OUTPUT_COLUMNS = (
+#: Columns of :func:`estimate_placement` after ``period`` and the keys, in order.
+PLACEMENT_COLUMNS: tuple[str, ...] = (
     "sent",
     "delivered",
     "engaged_human",
@@ -315,13 +332,20 @@ def _daily_counts(cube_or_messages: pd.DataFrame, keys: Sequence[str]) -> pd.Dat
     table = cube_or_messages
     columns = set(table.columns)
     keys = list(keys)
+    is_messages = "sent_at" in columns and "messages" not in columns
+    if not is_messages and not {"date", "messages", "delivered"} <= columns:
+        raise ValueError(
+            "expected a messages table (deliverability_econ.messages: has sent_at) or a daily "
+            "cube (deliverability_econ.daily_cube: has date, messages, delivered); got columns "
+            f"{sorted(columns)}"
+        )
     absent = [k for k in keys if k not in columns]
     if absent:
         raise ValueError(
             f"estimate_placement needs the key columns {absent}, which the table does not have; "
             f"available: {sorted(columns)}"
         )
-    if "sent_at" in columns and "messages" not in columns:
+    if is_messages:
         needed = ("delivered", "blocked", "opened_human", "opened_machine", "clicked", "complained")
         missing = [c for c in needed if c not in columns]
         if missing:
@@ -346,12 +370,14 @@ def _daily_counts(cube_or_messages: pd.DataFrame, keys: Sequence[str]) -> pd.Dat
                 "complained": flag("complained").astype(np.int64),
             }
         )
-    elif {"date", "messages", "delivered"} <= columns:
+    else:
         needed = ("opened_human", "clicked") if "engaged_human" not in columns else ()
         missing = [c for c in needed if c not in columns]
         if missing:
             raise ValueError(
-                "the cube lacks engagement columns: " + ", ".join(missing) + " (daily_cube has them)"
+                "the cube lacks engagement columns: "
+                + ", ".join(missing)
+                + " (daily_cube has them)"
             )
 
         def column(name: str) -> np.ndarray:
@@ -370,7 +396,10 @@ def _daily_counts(cube_or_messages: pd.DataFrame, keys: Sequence[str]) -> pd.Dat
             opened_any = np.minimum(delivered, column("opened_human") + column("opened_machine"))
         frame = pd.DataFrame(
             {
-                "date": pd.to_datetime(table["date"]).dt.floor("D").astype("datetime64[ns]").to_numpy(),
+                "date": pd.to_datetime(table["date"])
+                .dt.floor("D")
+                .astype("datetime64[ns]")
+                .to_numpy(),
                 **{k: table[k].reset_index(drop=True) for k in keys},
                 "sent": column("messages"),
                 "delivered": delivered,
@@ -379,11 +408,6 @@ def _daily_counts(cube_or_messages: pd.DataFrame, keys: Sequence[str]) -> pd.Dat
                 "opened_any": opened_any,
                 "complained": column("complained"),
             }
-        )
-    else:
-        raise ValueError(
-            "expected a messages table (deliverability_econ.messages: has sent_at) or a daily "
-            "cube (deliverability_econ.daily_cube: has date, messages, delivered)"
         )
     if frame.empty:
         return frame
@@ -394,16 +418,40 @@ def _daily_counts(cube_or_messages: pd.DataFrame, keys: Sequence[str]) -> pd.Dat
     )
 
 
+#: A recipient cohort (the week of a recipient's first message in the data) gets its own
+#: engagement level only when it carries at least this share of all messages [fraction 0-1]
+#: and at least :data:`COHORT_MIN_LATER_SHARE` of its messages after its first week; smaller
+#: or fleeting cohorts (a week's sign-ups, people mailed once) join the established audience,
+#: where their few messages cost less variance than their own parameter would.
+COHORT_MIN_SHARE = 0.05
+#: See :data:`COHORT_MIN_SHARE` [fraction 0-1].
+COHORT_MIN_LATER_SHARE = 0.5
+
+
 def _with_cohorts(messages: pd.DataFrame) -> pd.DataFrame:
-    """The messages with ``_cohort``: the week in which each recipient got a first message (a
-    label), so that an imported segment or a wave of sign-ups has its own engagement level."""
+    """The messages with ``_cohort``: the week of each recipient's first message (a label) for
+    the cohorts that pass :data:`COHORT_MIN_SHARE` and :data:`COHORT_MIN_LATER_SHARE` (a list
+    import, a migration of another list), ``established`` for everyone else."""
     sent_at = messages["sent_at"]
     if not isinstance(sent_at.dtype, pd.DatetimeTZDtype):
         sent_at = pd.to_datetime(sent_at, utc=True)
-    day = sent_at.dt.tz_convert("UTC").dt.tz_localize(None).dt.floor("D")
-    first = day.groupby(messages["recipient"].to_numpy(), sort=False, dropna=False).transform("min")
-    cohort = period_start(first.astype("datetime64[ns]"), "W").dt.strftime("%Y-%m-%d")
-    return messages.assign(_cohort=cohort.to_numpy())
+    day = sent_at.dt.tz_convert("UTC").dt.tz_localize(None).dt.floor("D").astype("datetime64[ns]")
+    week = period_start(day, "W")
+    first = week.groupby(messages["recipient"].to_numpy(), sort=False, dropna=False).transform(
+        "min"
+    )
+    summary = pd.DataFrame({"cohort": first.to_numpy(), "later": (week > first).to_numpy()})
+    summary = summary.groupby("cohort")["later"].agg(["size", "mean"])
+    earliest = summary.index.min()
+    own = summary.index[
+        (summary.index > earliest)
+        & (summary["size"] >= COHORT_MIN_SHARE * len(messages))
+        & (summary["mean"] >= COHORT_MIN_LATER_SHARE)
+    ]
+    label = np.where(
+        first.isin(own).to_numpy(), first.dt.strftime("%Y-%m-%d").to_numpy(), "established"
+    )
+    return messages.assign(_cohort=label)
 
 
 def _periods(dates: pd.Series, freq: str | None) -> pd.Series:
@@ -488,36 +536,37 @@ def naive_inbox_rate(
 
 def _stream_weights(
     cell: np.ndarray,
-    stream: np.ndarray,
-    group_of_stream: np.ndarray,
+    pair: np.ndarray,
+    group_of_pair: np.ndarray,
     delivered: np.ndarray,
     engaged: np.ndarray,
     n_cells: int,
-    n_streams: int,
-    iterations: int = 200,
-    tolerance: float = 1e-10,
+    n_pairs: int,
+    iterations: int = 500,
+    tolerance: float = 1e-9,
 ) -> np.ndarray:
-    """Relative engagement ``w_s`` of each (group, stream), fit by iterative proportional fitting
-    of ``E[engaged] = delivered * w_s * rho_cell``; ``w`` averages 1 per delivered message of
-    each group. A stream that is never engaged with gets 0 (its messages carry no information).
+    """Relative engagement ``w`` of each pair (a stream, or a stream and recipient cohort, within
+    a calibration group), fit by iterative proportional fitting of ``E[engaged] = delivered * w
+    * rho_cell`` over rows (cell, pair); ``w`` averages 1 per delivered message of each group.
+    A pair never engaged with gets 0 (its messages carry no information).
     """
-    weights = np.ones(n_streams)
-    group_delivered = np.bincount(group_of_stream, np.bincount(stream, delivered, n_streams))
-    engaged_by_stream = np.bincount(stream, engaged, n_streams)
+    delivered_by_pair = np.bincount(pair, delivered, n_pairs)
+    engaged_by_pair = np.bincount(pair, engaged, n_pairs)
     engaged_by_cell = np.bincount(cell, engaged, n_cells)
+    n_groups = int(group_of_pair.max()) + 1 if n_pairs else 0
+    delivered_by_group = np.bincount(group_of_pair, delivered_by_pair, n_groups)
+    weights = np.ones(n_pairs)
     for _ in range(iterations):
-        exposure = np.bincount(cell, delivered * weights[stream], n_cells)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rho = np.where(exposure > 0, engaged_by_cell / exposure, 0.0)
-            denominator = np.bincount(stream, delivered * rho[cell], n_streams)
-            new = np.where(denominator > 0, engaged_by_stream / denominator, 0.0)
-            scale_num = group_delivered
-            scale_den = np.bincount(group_of_stream, np.bincount(stream, delivered, n_streams) * new)
-            scale = np.where(scale_den > 0, scale_num / scale_den, 1.0)
-        new = new * scale[group_of_stream]
-        change = np.max(np.abs(new - weights)) if n_streams else 0.0
+        exposure = np.bincount(cell, delivered * weights[pair], n_cells)
+        rho = np.divide(engaged_by_cell, exposure, out=np.zeros(n_cells), where=exposure > 0)
+        denominator = np.bincount(pair, delivered * rho[cell], n_pairs)
+        new = np.divide(engaged_by_pair, denominator, out=np.zeros(n_pairs), where=denominator > 0)
+        weighted = np.bincount(group_of_pair, delivered_by_pair * new, n_groups)
+        scale = np.divide(delivered_by_group, weighted, out=np.ones(n_groups), where=weighted > 0)
+        new = new * scale[group_of_pair]
+        converged = np.max(np.abs(new - weights), initial=0.0) < tolerance
         weights = new
-        if change < tolerance:
+        if converged:
             break
     return weights
 
@@ -554,10 +603,14 @@ def _emission(series: _Series, grid: np.ndarray) -> np.ndarray:
     """Binomial likelihood (scaled to a maximum of 1 per period) of each period's engaged count
     at each grid value of rho; 1 everywhere for a period without delivered mail."""
     ok = (series.delivered > 0) & (series.exposure > 0)
-    h = np.clip(grid[None, :] * (series.exposure / np.where(ok, series.delivered, 1.0))[:, None],
-                1e-12, 1 - 1e-12)
-    log_l = (series.engaged[:, None] * np.log(h)
-             + (series.delivered - series.engaged)[:, None] * np.log1p(-h))
+    h = np.clip(
+        grid[None, :] * (series.exposure / np.where(ok, series.delivered, 1.0))[:, None],
+        1e-12,
+        1 - 1e-12,
+    )
+    log_l = series.engaged[:, None] * np.log(h) + (series.delivered - series.engaged)[
+        :, None
+    ] * np.log1p(-h)
     log_l = np.where(ok[:, None], log_l, 0.0)
     return np.exp(log_l - log_l.max(axis=1, keepdims=True))
 
@@ -649,7 +702,9 @@ def _smooth_engagement(
     return out, settings[best]
 
 
-def _grid_draws(grid: np.ndarray, marginals: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def _grid_draws(
+    grid: np.ndarray, marginals: np.ndarray, size: int, rng: np.random.Generator
+) -> np.ndarray:
     """Draws (periods x size) from marginals on an even grid, jittered within a grid step."""
     spacing = grid[1] - grid[0] if len(grid) > 1 else 0.0
     cumulative = np.cumsum(marginals, axis=1)
@@ -750,11 +805,25 @@ def _seed_propensity_posterior(
     log_likelihood : ndarray
         Shape (r values, periods, grid).
     """
-    p = _SHARE_GRID
     centre_p = (seed_inbox.sum() + 0.5) / (seed_inbox.sum() + seed_spam.sum() + 1.0)
     centre = float(np.exp(np.median(log_rho)) / (centre_p + ratios.mean() * (1 - centre_p)))
-    grid = centre * np.exp(_PROPENSITY_GRID)
-    log_seeds = seed_inbox[:, None] * np.log(p)[None, :] + seed_spam[:, None] * np.log1p(-p)[None, :]
+    for _ in range(4):
+        grid, out = _seed_likelihood_on_grid(
+            centre * np.exp(_PROPENSITY_GRID), log_rho, log_rho_sd, seed_inbox, seed_spam, ratios
+        )
+        peak = np.argmax(out.sum(axis=1), axis=1)
+        if np.all((peak > 0) & (peak < len(grid) - 1)):
+            break
+        # The likelihood peaks at an end of the grid: move the grid there and try again.
+        centre = float(grid[int(np.median(peak))])
+    return grid, out
+
+
+def _seed_likelihood_on_grid(grid, log_rho, log_rho_sd, seed_inbox, seed_spam, ratios):
+    p = _SHARE_GRID
+    log_seeds = (
+        seed_inbox[:, None] * np.log(p)[None, :] + seed_spam[:, None] * np.log1p(-p)[None, :]
+    )
     log_seeds = (log_seeds - log_seeds.max(axis=1, keepdims=True)).astype(np.float32)
     out = np.empty((len(ratios), len(log_rho), len(grid)))
     offset = (log_rho[:, None] - np.log(grid)[None, :]).astype(np.float32)  # (periods, e grid)
@@ -810,17 +879,6 @@ def _seed_propensity_draws(
     return e, e_out
 
 
-def _truncated_beta_quantile(u, a, b, low, high):
-    """Quantile ``u`` of Beta(a, b) truncated to [low, high] (vectorized)."""
-    lo_cdf = stats.beta.cdf(low, a, b)
-    hi_cdf = stats.beta.cdf(high, a, b)
-    width = hi_cdf - lo_cdf
-    q = np.where(width > 1e-12, lo_cdf + u * width, np.nan)
-    out = stats.beta.ppf(q, a, b)
-    # A prior with no mass in the band: take the band's own uniform quantile.
-    return np.where(np.isfinite(out), out, low + u * (high - low))
-
-
 def _seed_counts(seed_tests: pd.DataFrame | None, freq: str) -> pd.DataFrame:
     """Seed inbox and spam counts per provider and period."""
     columns = ["mailbox_provider", "period", "seed_inbox", "seed_spam"]
@@ -840,14 +898,14 @@ def _seed_counts(seed_tests: pd.DataFrame | None, freq: str) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "mailbox_provider": seed_tests["mailbox_provider"].astype("string").to_numpy(),
-            "period": period_start(pd.to_datetime(seed_tests["date"]).dt.tz_localize(None)
-                                   if isinstance(seed_tests["date"].dtype, pd.DatetimeTZDtype)
-                                   else pd.to_datetime(seed_tests["date"]), freq).to_numpy(),
+            "period": period_start(_naive_days(seed_tests["date"]), freq).to_numpy(),
             "seed_inbox": inbox,
             "seed_spam": spam,
         }
     )
-    return frame.groupby(["mailbox_provider", "period"], as_index=False)[["seed_inbox", "seed_spam"]].sum()
+    return frame.groupby(["mailbox_provider", "period"], as_index=False)[
+        ["seed_inbox", "seed_spam"]
+    ].sum()
 
 
 def _naive_days(values: pd.Series) -> pd.Series:
@@ -860,7 +918,9 @@ def _naive_days(values: pd.Series) -> pd.Series:
 def _postmaster_days(postmaster: pd.DataFrame | None) -> pd.DataFrame:
     """Days with a Gmail domain-reputation band: ``date``, ``band``."""
     if postmaster is None or len(postmaster) == 0:
-        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "band": pd.Series(dtype=object)})
+        return pd.DataFrame(
+            {"date": pd.Series(dtype="datetime64[ns]"), "band": pd.Series(dtype=object)}
+        )
     if "date" not in postmaster.columns or "domain_reputation" not in postmaster.columns:
         raise ValueError(
             "postmaster needs the columns date and domain_reputation (io.read_postmaster output)"
@@ -944,8 +1004,10 @@ def _join_labels(target: np.ndarray, labels: np.ndarray, size: int) -> list[str]
     joined: list[set[str]] = [set() for _ in range(size)]
     for t, label in zip(target, labels, strict=True):
         joined[t].update(str(label).split("+"))
-    order = {name: i for i, name in enumerate(
-        ("engagement", "prior", "none", *CALIBRATIONS, "complaints"))}
+    order = {
+        name: i
+        for i, name in enumerate(("engagement", "prior", "none", *CALIBRATIONS, "complaints"))
+    }
     return ["+".join(sorted(s, key=lambda name: (order.get(name, 99), name))) for s in joined]
 
 
@@ -1042,7 +1104,9 @@ def _engagement_data(
     within_stream = "stream" in columns and "stream" not in keys
     cohorts = {"sent_at", "recipient"} <= columns and "messages" not in columns
     table = _with_cohorts(cube_or_messages) if cohorts else cube_or_messages
-    daily_keys = cell_keys + (["stream"] if within_stream else []) + (["_cohort"] if cohorts else [])
+    daily_keys = (
+        cell_keys + (["stream"] if within_stream else []) + (["_cohort"] if cohorts else [])
+    )
     daily = _daily_counts(table, daily_keys)
     if daily.empty:
         raise ValueError("no messages to estimate placement from")
@@ -1056,7 +1120,8 @@ def _engagement_data(
     group_codes, groups = pd.factorize(labels, sort=True)
     daily["_group"] = group_codes
     within = (
-        daily["stream"].astype("string").fillna("<none>") if within_stream
+        daily["stream"].astype("string").fillna("<none>")
+        if within_stream
         else pd.Series("<all>", index=daily.index, dtype="string")
     )
     if cohorts:
@@ -1064,36 +1129,55 @@ def _engagement_data(
     # Relative engagement of each (stream, cohort) pair, fit on calibration cells (period x
     # keys): there the periods are short enough for placement to be one number, and a monthly
     # or whole-span output still gets weekly cells to separate streams from periods.
-    fine = daily.groupby(["calibration_period", *cell_keys], sort=True, dropna=False,
-                         observed=True).ngroup().to_numpy()
+    fine = (
+        daily.groupby(["calibration_period", *cell_keys], sort=True, dropna=False, observed=True)
+        .ngroup()
+        .to_numpy()
+    )
     pair = labels + "\x1e" + within
     if cohorts:
         # A cohort that gets a stream in one calibration cell only (each week's sign-ups get
         # their verification mail that week) joins the stream's pool of such one-off cohorts.
-        spans = pd.DataFrame({"pair": pair.to_numpy(), "cell": fine}).groupby("pair")["cell"].nunique()
+        spans = (
+            pd.DataFrame({"pair": pair.to_numpy(), "cell": fine}).groupby("pair")["cell"].nunique()
+        )
         one_off = pair.map(spans).to_numpy() < 2
         pooled = labels + "\x1e" + within.str.split("\x1d").str[0] + "\x1d" + "one-off"
         pair = pair.where(~one_off, pooled)
     pair_codes, pair_labels = pd.factorize(pair, sort=True)
+    group_code = {label: code for code, label in enumerate(groups)}
     pair_group = np.array(
-        [list(groups).index(label.split("\x1e")[0]) for label in pair_labels], dtype=np.int64
+        [group_code[label.split("\x1e")[0]] for label in pair_labels], dtype=np.int64
     )
-    pairs = pd.DataFrame({
-        "cell": fine, "pair": pair_codes,
-        "delivered": daily["delivered"].to_numpy(float),
-        "engaged": daily["engaged_human"].to_numpy(float),
-    }).groupby(["cell", "pair"], as_index=False).sum()
+    pairs = (
+        pd.DataFrame(
+            {
+                "cell": fine,
+                "pair": pair_codes,
+                "delivered": daily["delivered"].to_numpy(float),
+                "engaged": daily["engaged_human"].to_numpy(float),
+            }
+        )
+        .groupby(["cell", "pair"], as_index=False)
+        .sum()
+    )
     cells_per_pair = np.bincount(pairs["pair"].to_numpy(), minlength=len(pair_labels))
     informative_pair = cells_per_pair >= 2
     kept = informative_pair[pairs["pair"].to_numpy()]
     weights = _stream_weights(
-        pairs["cell"].to_numpy()[kept], pairs["pair"].to_numpy()[kept], pair_group,
-        pairs["delivered"].to_numpy()[kept], pairs["engaged"].to_numpy()[kept],
-        int(fine.max()) + 1, len(pair_labels),
+        pairs["cell"].to_numpy()[kept],
+        pairs["pair"].to_numpy()[kept],
+        pair_group,
+        pairs["delivered"].to_numpy()[kept],
+        pairs["engaged"].to_numpy()[kept],
+        int(fine.max()) + 1,
+        len(pair_labels),
     )
     informative = informative_pair[pair_codes]
     daily["_informative"] = np.where(informative, daily["delivered"].to_numpy(float), 0.0)
-    daily["_informative_engaged"] = np.where(informative, daily["engaged_human"].to_numpy(float), 0.0)
+    daily["_informative_engaged"] = np.where(
+        informative, daily["engaged_human"].to_numpy(float), 0.0
+    )
     daily["_exposure"] = daily["_informative"].to_numpy() * weights[pair_codes]
 
     def aggregate(frame_keys: list[str]) -> pd.DataFrame:
@@ -1102,28 +1186,44 @@ def _engagement_data(
         out = out.reset_index()
         out["group"] = grouped["_group"].first().to_numpy()
         out["provider"] = grouped["_provider"].first().to_numpy()
-        return out.rename(columns={"_informative": "informative",
-                                   "_informative_engaged": "engaged",
-                                   "_exposure": "exposure"})
+        return out.rename(
+            columns={
+                "_informative": "informative",
+                "_informative_engaged": "engaged",
+                "_exposure": "exposure",
+            }
+        )
 
     cells = aggregate(["period", *cell_keys])
     calibration = aggregate(["_group", "calibration_period"]).drop(columns="_group")
     per_day = daily.groupby(["_group", "date"], sort=True)[["delivered", "blocked"]].sum()
 
     split = [label.split("\x1e") for label in pair_labels]
-    stream_weights = pd.DataFrame({
-        **{name: [group.split("\x1f")[i] for group, _ in split] for i, name in enumerate(group_keys)},
-        "stream": [inner.split("\x1d")[0] for _, inner in split],
-        "recipient_cohort": [inner.split("\x1d")[1] if "\x1d" in inner else None for _, inner in split],
-        "weight": np.where(informative_pair, weights, np.nan),
-    })
+    stream_weights = pd.DataFrame(
+        {
+            **{
+                name: [group.split("\x1f")[i] for group, _ in split]
+                for i, name in enumerate(group_keys)
+            },
+            "stream": [inner.split("\x1d")[0] for _, inner in split],
+            "recipient_cohort": [
+                inner.split("\x1d")[1] if "\x1d" in inner else None for _, inner in split
+            ],
+            "weight": np.where(informative_pair, weights, np.nan),
+        }
+    )
     if not within_stream:
         stream_weights = stream_weights.drop(columns="stream")
     if not cohorts:
         stream_weights = stream_weights.drop(columns="recipient_cohort")
     return _EngagementData(
-        cells=cells, calibration=calibration, daily=per_day.reset_index(), groups=list(groups),
-        group_keys=group_keys, cell_keys=cell_keys, stream_weights=stream_weights,
+        cells=cells,
+        calibration=calibration,
+        daily=per_day.reset_index(),
+        groups=list(groups),
+        group_keys=group_keys,
+        cell_keys=cell_keys,
+        stream_weights=stream_weights,
     )
 
 
@@ -1169,12 +1269,19 @@ def _seed_calibration(rows, rho, seeds_by_key, provider, context, leave_out) -> 
         return None
     counts = np.array([seeds_by_key[(provider, periods[i])] for i in seeded], dtype=float)
     log_rho, log_rho_sd = _log_engagement_measurement(
-        rows["engaged"].to_numpy(float)[seeded], rows["exposure"].to_numpy(float)[seeded],
+        rows["engaged"].to_numpy(float)[seeded],
+        rows["exposure"].to_numpy(float)[seeded],
         context.noise,
     )
     e, e_out = _seed_propensity_draws(
-        log_rho, log_rho_sd, counts[:, 0], counts[:, 1], context.ratio_values,
-        context.ratio_index, context.rng, leave_out=leave_out and len(seeded) >= 3,
+        log_rho,
+        log_rho_sd,
+        counts[:, 0],
+        counts[:, 1],
+        context.ratio_values,
+        context.ratio_index,
+        context.rng,
+        leave_out=leave_out and len(seeded) >= 3,
     )
     calibration = _Calibration("seed_tests", e, len(seeded), int(counts.sum()))
     if e_out is not None:
@@ -1182,62 +1289,105 @@ def _seed_calibration(rows, rho, seeds_by_key, provider, context, leave_out) -> 
     return calibration
 
 
-def _postmaster_calibration(rows, rho, days, daily_delivered, freq, context) -> _Calibration | None:
-    """Gmail: Postmaster bands as priors on each period's ``p``, one quantile per draw for
-    every day (a band's error repeats day after day)."""
-    if days.empty:
-        return None
-    band_period = period_start(days["date"], freq).to_numpy()
-    u = context.rng.uniform(size=context.n_draws)
-    exposure = rows["exposure"].to_numpy(float)
-    numerator = np.zeros(context.n_draws)
-    denominator = np.zeros(context.n_draws)
-    used = 0
-    for i, period in enumerate(rows["calibration_period"].to_numpy()):
-        chosen = days[band_period == period]
-        if chosen.empty or exposure[i] <= 0 or not np.isfinite(rho[i]).all():
+def _implied_shares(rho: np.ndarray, e: np.ndarray, context: _Context) -> np.ndarray:
+    """``p`` implied per period and draw by engagement ``rho`` (periods x draws) and ``e``."""
+    r = context.r
+    return np.clip((rho / e[None, :] - r) / (1.0 - r), 0.0, 1.0)
+
+
+def _reweighted(
+    calibration: _Calibration, log_weights: np.ndarray, source: str, context: _Context
+) -> _Calibration:
+    """Update the draws of ``e`` with evidence (``log_weights`` per draw) by importance
+    resampling within each value of ``r``, so that every draw keeps the ``r`` it was computed
+    with. Unchanged when the evidence rules out every draw (it then contradicts the prior)."""
+    e = calibration.propensity.copy()
+    finite = np.isfinite(log_weights) & np.isfinite(e)
+    if not finite.any():
+        return calibration
+    for value in np.unique(context.ratio_index):
+        members = np.flatnonzero(context.ratio_index == value)
+        logs = np.where(finite[members], log_weights[members], -np.inf)
+        if not np.isfinite(logs).any():
             continue
-        volume = np.array([daily_delivered.get(d, 0.0) for d in chosen["date"]], dtype=float)
-        volume = volume if volume.sum() > 0 else np.ones(len(chosen))
-        mean, sd = zip(*(REPUTATION_BAND_INBOX_SHARE[b] for b in chosen["band"]), strict=True)
-        a, b = beta_parameters(np.array(mean), np.array(sd))
-        p = (stats.beta.ppf(u[None, :], a[:, None], b[:, None]) * volume[:, None]).sum(axis=0)
-        p /= volume.sum()
-        numerator += rho[i] * exposure[i]
-        denominator += exposure[i] * context.g(p)
-        used += 1
-    if not used:
-        return None
-    return _Calibration("postmaster", numerator / denominator, used)
+        weights = np.exp(logs - logs.max())
+        weights /= weights.sum()
+        e[members] = calibration.propensity[
+            members[context.rng.choice(len(members), size=len(members), p=weights)]
+        ]
+    return _Calibration(source, e, calibration.periods, calibration.seeds)
 
 
-def _snds_calibration(rows, rho, days, blocked_share, freq, provider, context) -> _Calibration | None:
-    """Microsoft: the benchmark prior truncated by SNDS verdicts, on the periods where a verdict
-    rules out much of the prior (a yellow verdict, 10-90% judged spam, hardly does)."""
+def _with_postmaster(calibration, rows, rho, days, freq, context) -> _Calibration:
+    """Gmail: the benchmark calibration checked against Google Postmaster's reputation bands.
+
+    Each draw of ``e`` implies a placement in every period; its weight is how well the
+    delivered-weighted mean placement of the periods rated ``HIGH`` (and likewise ``MEDIUM``,
+    ``LOW``, ``BAD``) agrees with F19's figure for that band
+    (:data:`REPUTATION_BAND_INBOX_SHARE`). Each band counts once, not once per period: a
+    band's error (how the sender's placement sits in its band) repeats period after period.
+    A period counts under its most frequent band.
+    """
     if days.empty:
-        return None
-    mean, sd = _benchmark(provider, context.priors)
-    a, b = beta_parameters(mean, sd)
-    verdict_period = period_start(days["date"], freq).to_numpy()
-    u = context.rng.uniform(size=context.n_draws)
+        return calibration
+    band_period = period_start(days["date"], freq).to_numpy()
     exposure = rows["exposure"].to_numpy(float)
-    numerator = np.zeros(context.n_draws)
-    denominator = np.zeros(context.n_draws)
+    periods = rows["calibration_period"].to_numpy()
+    implied = _implied_shares(rho, calibration.propensity, context)
+    log_weights = np.zeros(context.n_draws)
+    used = 0
+    for band, (mean, sd) in REPUTATION_BAND_INBOX_SHARE.items():
+        members = []
+        for i, period in enumerate(periods):
+            bands = days.loc[band_period == period, "band"]
+            if (
+                not bands.empty
+                and bands.mode().iloc[0] == band
+                and exposure[i] > 0
+                and np.isfinite(rho[i]).all()
+            ):
+                members.append(i)
+        if not members:
+            continue
+        share = (implied[members] * exposure[members, None]).sum(axis=0) / exposure[members].sum()
+        a, b = beta_parameters(mean, sd)
+        log_weights += stats.beta.logpdf(np.clip(share, 1e-6, 1 - 1e-6), a, b)
+        used += len(members)
+    if not used:
+        return calibration
+    return _reweighted(calibration, log_weights, "postmaster", context)
+
+
+def _with_snds(calibration, rows, rho, days, blocked_share, freq, context) -> _Calibration:
+    """Microsoft: the benchmark calibration checked against SNDS filter verdicts.
+
+    A verdict bounds the inbox share of the period it covers (:func:`_snds_inbox_bounds`); a
+    draw of ``e`` whose implied placement leaves those bounds loses weight (each period's
+    verdict is a separate reading of separate mail). A green verdict for a provider whose
+    benchmark is 0.77 says a lot; a yellow one (10-90% judged spam) rarely says anything.
+    """
+    if days.empty:
+        return calibration
+    verdict_period = period_start(days["date"], freq).to_numpy()
+    exposure = rows["exposure"].to_numpy(float)
+    implied = _implied_shares(rho, calibration.propensity, context)
+    log_weights = np.zeros(context.n_draws)
     used = 0
     for i, period in enumerate(rows["calibration_period"].to_numpy()):
         chosen = days[verdict_period == period]
         if chosen.empty or exposure[i] <= 0 or not np.isfinite(rho[i]).all():
             continue
         bounds = _snds_inbox_bounds(chosen, float(rows["delivered"].iloc[i]), blocked_share[i])
-        if bounds is None or stats.beta.cdf(bounds[1], a, b) - stats.beta.cdf(bounds[0], a, b) > 0.8:
+        if bounds is None:
             continue
-        p = _truncated_beta_quantile(u, a, b, *bounds)
-        numerator += rho[i] * exposure[i]
-        denominator += exposure[i] * context.g(p)
+        low, high = bounds
+        # Soft edges (0.02 on the inbox share): verdicts are computed on mail we see in part.
+        outside = np.maximum(low - implied[i], 0.0) + np.maximum(implied[i] - high, 0.0)
+        log_weights += -0.5 * (outside / 0.02) ** 2
         used += 1
     if not used:
-        return None
-    return _Calibration("snds", numerator / denominator, used)
+        return calibration
+    return _reweighted(calibration, log_weights, "snds", context)
 
 
 def _benchmark_calibration(rows, rho, reference, provider, context) -> _Calibration:
@@ -1253,13 +1403,14 @@ def _benchmark_calibration(rows, rho, reference, provider, context) -> _Calibrat
         chosen = [i for i in usable if reference[0] <= periods[i] <= reference[1]]
         if not chosen:
             raise ValueError(
-                f"reference_period {reference} holds no period with engagement data for "
-                f"{provider}"
+                f"reference_period {reference} holds no period with engagement data for {provider}"
             )
         level = (rho[chosen] * exposure[chosen, None]).sum(axis=0) / exposure[chosen].sum()
     elif usable:
         chosen = usable
-        level = _weighted_quantile_rows(rho[chosen].T, exposure[chosen], BENCHMARK_REFERENCE_QUANTILE)
+        level = _weighted_quantile_rows(
+            rho[chosen].T, exposure[chosen], BENCHMARK_REFERENCE_QUANTILE
+        )
     else:
         chosen = []
         level = np.full(context.n_draws, np.nan)
@@ -1286,7 +1437,8 @@ class PlacementFit:
         ``propensity_low``, ``propensity_high`` (``e`` [fraction 0-1], median and interval).
     draws : ndarray
         Monte Carlo draws of ``inbox_rate`` [fraction of sent], shape (rows of ``estimates``,
-        ``n_draws``), row-aligned with ``estimates``.
+        ``n_draws``), row-aligned with ``estimates``; each row's own distribution (draws of
+        different rows are not paired).
     stream_weights : DataFrame
         Relative engagement per group, stream and recipient cohort (the week of a recipient's
         first message; ``weight`` averages 1 per delivered message; NaN for a pair seen in one
@@ -1347,9 +1499,12 @@ def _fit(
     rng = check_random_state(random_state)
     ratio_values = np.linspace(r_low, r_high, 7) if r_high > r_low else np.array([r_low])
     context = _Context(
-        rng=rng, n_draws=int(n_draws), ratio_values=ratio_values,
+        rng=rng,
+        n_draws=int(n_draws),
+        ratio_values=ratio_values,
         ratio_index=rng.integers(0, len(ratio_values), size=int(n_draws)),
-        noise=float(engagement_noise), priors=priors,
+        noise=float(engagement_noise),
+        priors=priors,
     )
 
     calibration_freq = freq if freq in ("D", "W") else "W"
@@ -1369,9 +1524,15 @@ def _fit(
     snds_days = _snds_days(snds)
 
     calibration_rho, calibration_smoothing = _engagement_index_draws(
-        cal["group"].to_numpy(), cal["calibration_period"].to_numpy(), cal["engaged"].to_numpy(float),
-        cal["informative"].to_numpy(float), cal["exposure"].to_numpy(float), context.n_draws, rng,
-        smooth, context.noise,
+        cal["group"].to_numpy(),
+        cal["calibration_period"].to_numpy(),
+        cal["engaged"].to_numpy(float),
+        cal["informative"].to_numpy(float),
+        cal["exposure"].to_numpy(float),
+        context.n_draws,
+        rng,
+        smooth,
+        context.noise,
     )
     low_q, high_q = (1 - interval) / 2, (1 + interval) / 2
     calibrations: dict[int, _Calibration] = {}
@@ -1383,55 +1544,74 @@ def _fit(
         provider = str(rows["provider"].iloc[0])
         per_day = data.daily[data.daily["_group"] == k]
         calibration = _seed_calibration(rows, rho, seeds_by_key, provider, context, direct)
-        if calibration is None and provider == "gmail":
-            delivered_by_day = dict(zip(per_day["date"], per_day["delivered"], strict=True))
-            calibration = _postmaster_calibration(
-                rows, rho, postmaster_days, delivered_by_day, calibration_freq, context)
-        if calibration is None and provider == "microsoft" and len(snds_days):
-            day_period = period_start(per_day["date"], calibration_freq).to_numpy()
-            blocked_share = []
-            for period in rows["calibration_period"].to_numpy():
-                in_period = per_day[day_period == period]
-                attempted = float(in_period["delivered"].sum() + in_period["blocked"].sum())
-                blocked_share.append(float(in_period["blocked"].sum()) / max(attempted, 1.0))
-            calibration = _snds_calibration(
-                rows, rho, snds_days, blocked_share, calibration_freq, provider, context)
         if calibration is None:
             calibration = _benchmark_calibration(rows, rho, reference, provider, context)
+            if provider == "gmail" and len(postmaster_days):
+                calibration = _with_postmaster(
+                    calibration, rows, rho, postmaster_days, calibration_freq, context
+                )
+            if provider == "microsoft" and len(snds_days):
+                day_period = period_start(per_day["date"], calibration_freq).to_numpy()
+                blocked_share = []
+                for period in rows["calibration_period"].to_numpy():
+                    in_period = per_day[day_period == period]
+                    attempted = float(in_period["delivered"].sum() + in_period["blocked"].sum())
+                    blocked_share.append(float(in_period["blocked"].sum()) / max(attempted, 1.0))
+                calibration = _with_snds(
+                    calibration, rows, rho, snds_days, blocked_share, calibration_freq, context
+                )
         calibrations[k] = calibration
         finite = calibration.propensity[np.isfinite(calibration.propensity)]
-        records.append({
-            **dict(zip(data.group_keys, label.split("\x1f"), strict=True)),
-            "calibration": calibration.source,
-            "calibration_periods": calibration.periods,
-            "seeds": calibration.seeds,
-            "propensity": float(np.median(finite)) if len(finite) else np.nan,
-            "propensity_low": float(np.quantile(finite, low_q)) if len(finite) else np.nan,
-            "propensity_high": float(np.quantile(finite, high_q)) if len(finite) else np.nan,
-        })
+        records.append(
+            {
+                **dict(zip(data.group_keys, label.split("\x1f"), strict=True)),
+                "calibration": calibration.source,
+                "calibration_periods": calibration.periods,
+                "seeds": calibration.seeds,
+                "propensity": float(np.median(finite)) if len(finite) else np.nan,
+                "propensity_low": float(np.quantile(finite, low_q)) if len(finite) else np.nan,
+                "propensity_high": float(np.quantile(finite, high_q)) if len(finite) else np.nan,
+            }
+        )
 
     p_draws, method, seeds_used = _cell_draws(
-        cells, data.cell_keys, calibrations, seeds_by_key, direct, smooth, context)
+        cells, data.cell_keys, calibrations, seeds_by_key, direct, smooth, context
+    )
     if use_complaints:
         _update_with_complaints(cells, p_draws, method, context)
     if len(snds_days):
         _bound_with_snds(cells, data.cell_keys, p_draws, snds_days, freq)
 
     estimates, draws = _estimates_table(
-        cells, keys, p_draws, method, seeds_used,
+        cells,
+        keys,
+        p_draws,
+        method,
+        seeds_used,
         np.array([calibrations[k].source for k in cells["group"]], dtype=object),
-        interval, min_delivered,
+        interval,
+        min_delivered,
     )
     parameters = {
-        "by": tuple(keys), "freq": freq, "interval": interval,
-        "spam_engagement_ratio": (r_low, r_high), "engagement_noise": engagement_noise,
-        "reference_period": reference_period, "min_delivered": min_delivered,
-        "n_draws": int(n_draws), "prior": priors, "smooth": smooth,
-        "use_complaints": use_complaints, "smoothing": calibration_smoothing,
+        "by": tuple(keys),
+        "freq": freq,
+        "interval": interval,
+        "spam_engagement_ratio": (r_low, r_high),
+        "engagement_noise": engagement_noise,
+        "reference_period": reference_period,
+        "min_delivered": min_delivered,
+        "n_draws": int(n_draws),
+        "prior": priors,
+        "smooth": smooth,
+        "use_complaints": use_complaints,
+        "smoothing": calibration_smoothing,
     }
     return PlacementFit(
-        estimates=estimates, calibration=pd.DataFrame(records), draws=draws,
-        stream_weights=data.stream_weights, parameters=parameters,
+        estimates=estimates,
+        calibration=pd.DataFrame(records),
+        draws=draws,
+        stream_weights=data.stream_weights,
+        parameters=parameters,
     )
 
 
@@ -1446,9 +1626,15 @@ def _cell_draws(cells, cell_keys, calibrations, seeds_by_key, direct, smooth, co
     delivered = cells["delivered"].to_numpy(float)
     series = cells.groupby(cell_keys, sort=True, dropna=False, observed=True).ngroup().to_numpy()
     rho, _ = _engagement_index_draws(
-        series, cells["period"].to_numpy(), cells["engaged"].to_numpy(float),
-        cells["informative"].to_numpy(float), cells["exposure"].to_numpy(float),
-        context.n_draws, context.rng, smooth, context.noise,
+        series,
+        cells["period"].to_numpy(),
+        cells["engaged"].to_numpy(float),
+        cells["informative"].to_numpy(float),
+        cells["exposure"].to_numpy(float),
+        context.n_draws,
+        context.rng,
+        smooth,
+        context.noise,
     )
     p_draws = np.full((n_cells, context.n_draws), np.nan)
     method = np.empty(n_cells, dtype=object)
@@ -1458,7 +1644,11 @@ def _cell_draws(cells, cell_keys, calibrations, seeds_by_key, direct, smooth, co
         calibration = calibrations[int(cells["group"].iloc[c])]
         provider = str(cells["provider"].iloc[c])
         period = pd.Timestamp(cells["period"].iloc[c])
-        e = calibration.leave_out.get(period, calibration.propensity) if direct else calibration.propensity
+        e = (
+            calibration.leave_out.get(period, calibration.propensity)
+            if direct
+            else calibration.propensity
+        )
         if delivered[c] <= 0:
             method[c] = "none"
             continue
@@ -1520,7 +1710,9 @@ def _bound_with_snds(cells, cell_keys, p_draws, snds_days, freq) -> None:
         rows = snds_days[match]
         if rows.empty:
             continue
-        bounds = _snds_inbox_bounds(rows, delivered[c], blocked[c] / max(delivered[c] + blocked[c], 1.0))
+        bounds = _snds_inbox_bounds(
+            rows, delivered[c], blocked[c] / max(delivered[c] + blocked[c], 1.0)
+        )
         if bounds is not None:
             p_draws[c] = np.clip(p_draws[c], *bounds)
 
@@ -1570,22 +1762,29 @@ def _estimates_table(cells, keys, p_draws, method, seeds_used, source, interval,
     result["spam_low"] = np.clip(delivered_rate - inbox_high, 0.0, 1.0)
     result["spam_high"] = np.clip(delivered_rate - inbox_low, 0.0, 1.0)
     result["missing_rate"] = 1.0 - delivered_rate
-    result["inbox_share_of_delivered"] = np.where(no_delivery, np.nan, np.median(share_draws, axis=1))
+    result["inbox_share_of_delivered"] = np.where(
+        no_delivery, np.nan, np.median(share_draws, axis=1)
+    )
     result["inbox_share_of_delivered_low"] = np.where(
-        no_delivery, np.nan, np.quantile(share_draws, low_q, axis=1))
+        no_delivery, np.nan, np.quantile(share_draws, low_q, axis=1)
+    )
     result["inbox_share_of_delivered_high"] = np.where(
-        no_delivery, np.nan, np.quantile(share_draws, high_q, axis=1))
+        no_delivery, np.nan, np.quantile(share_draws, high_q, axis=1)
+    )
     result["calibration"] = pd.array(out_source, dtype="string")
     result["method"] = pd.array(out_method, dtype="string")
     result["seeds_used"] = np.asarray(out_seeds, dtype=np.int64)
     result["low_volume"] = delivered < min_delivered
     warn_low_volume(
-        delivered, min_delivered,
+        delivered,
+        min_delivered,
         "{count} of {total} placement cells rest on fewer than {minimum} delivered messages; "
         "their intervals are wide (see the low_volume column)",
         stacklevel=5,
     )
-    return result.reset_index(drop=True), rate_draws
+    result = result[["period", *keys, *PLACEMENT_COLUMNS]].reset_index(drop=True)
+    result.attrs["interval"] = interval
+    return result, rate_draws
 
 
 def estimate_placement(
@@ -1648,12 +1847,19 @@ def estimate_placement(
         (:data:`DEFAULT_ENGAGEMENT_NOISE`).
     reference_period : (start, end), optional
         Days whose placement the benchmark prior describes (e.g. a quiet quarter before a
-        migration); default: each provider's median period by engagement.
+        migration), for providers calibrated by ``benchmark``; default: the upper quartile of
+        each provider's periods by engagement (:data:`BENCHMARK_REFERENCE_QUANTILE`).
     min_delivered : int
         Cells with fewer delivered messages are flagged ``low_volume`` and trigger a
-        :class:`LowVolumeWarning` [messages].
+        :class:`LowVolumeWarning` [messages] (:data:`DEFAULT_MIN_DELIVERED`).
     n_draws : int
-        Monte Carlo draws.
+        Monte Carlo draws (1,000 give intervals good to about a percentage point).
+    smooth : bool
+        Smooth each series' engagement index over its periods (see the module docstring);
+        False treats every period on its own.
+    use_complaints : bool
+        Let feedback-loop complaints reweight each period's placement (see the module
+        docstring; off by default).
     random_state : None, int or numpy.random.Generator
         Seeds every draw; the same seed gives the same table.
 
@@ -1671,6 +1877,8 @@ def estimate_placement(
         were used directly, ``prior`` when the cell has no engagement information, ``none``
         without delivered mail); ``seeds_used`` [seed mailboxes]; ``low_volume`` (bool).
 
+        The table's ``attrs["interval"]`` holds ``interval``.
+
     Raises
     ------
     ValueError
@@ -1682,8 +1890,15 @@ def estimate_placement(
     LowVolumeWarning
         When a cell rests on fewer than ``min_delivered`` delivered messages.
 
+    See Also
+    --------
+    naive_inbox_rate : the open-rate proxy this estimator is measured against.
+    PlacementEstimator : the same as an object, with the calibration and the draws kept.
+
     Examples
     --------
+    Four weeks of a simulated sender with weekly seed tests:
+
     >>> from deliverability_econ import messages
     >>> from deliverability_econ.simulate import sender
     >>> run = sender(days=28, recipients=4000, random_state=3, start="2025-03-03")
@@ -1696,11 +1911,22 @@ def estimate_placement(
     ['seed_tests']
     """
     return _fit(
-        cube_or_messages, by=by, freq=freq, seed_tests=seed_tests, postmaster=postmaster,
-        snds=snds, interval=interval, spam_engagement_ratio=spam_engagement_ratio, prior=prior,
-        engagement_noise=engagement_noise, reference_period=reference_period,
-        min_delivered=min_delivered, n_draws=n_draws, smooth=smooth,
-        use_complaints=use_complaints, random_state=random_state,
+        cube_or_messages,
+        by=by,
+        freq=freq,
+        seed_tests=seed_tests,
+        postmaster=postmaster,
+        snds=snds,
+        interval=interval,
+        spam_engagement_ratio=spam_engagement_ratio,
+        prior=prior,
+        engagement_noise=engagement_noise,
+        reference_period=reference_period,
+        min_delivered=min_delivered,
+        n_draws=n_draws,
+        smooth=smooth,
+        use_complaints=use_complaints,
+        random_state=random_state,
     ).estimates
 
 
@@ -1710,7 +1936,7 @@ class PlacementEstimator:
     Parameters
     ----------
     by, freq, interval, spam_engagement_ratio, prior, engagement_noise, reference_period,
-    min_delivered, n_draws, random_state
+    min_delivered, n_draws, smooth, use_complaints, random_state
         As in :func:`estimate_placement`.
 
     Attributes
@@ -1721,9 +1947,13 @@ class PlacementEstimator:
         Per mailbox provider (and stream when it is a key): the calibration source, the periods
         and seeds it rests on and the engagement propensity ``e`` with its interval.
     draws_ : ndarray
-        Monte Carlo draws of ``inbox_rate`` per row of ``estimates_`` (rows x ``n_draws``).
+        Monte Carlo draws of ``inbox_rate`` per row of ``estimates_`` (rows x ``n_draws``):
+        each row's distribution. Draws of different rows are not aligned (seed updates
+        resample each row), so sum over rows with :attr:`summary`, not with these.
     stream_weights_ : DataFrame
-        Relative engagement per provider and stream.
+        Relative engagement per provider, stream and recipient cohort.
+    parameters_ : dict
+        The settings used.
 
     Examples
     --------
@@ -1773,14 +2003,27 @@ class PlacementEstimator:
         snds: pd.DataFrame | None = None,
     ) -> PlacementEstimator:
         """Estimate placement; returns ``self`` with the fitted attributes set."""
-        fit = _fit(
-            cube_or_messages, by=self.by, freq=self.freq, seed_tests=seed_tests,
-            postmaster=postmaster, snds=snds, interval=self.interval,
-            spam_engagement_ratio=self.spam_engagement_ratio, prior=self.prior,
-            engagement_noise=self.engagement_noise, reference_period=self.reference_period,
-            min_delivered=self.min_delivered, n_draws=self.n_draws, smooth=self.smooth,
-            use_complaints=self.use_complaints, random_state=self.random_state,
+        rng = check_random_state(self.random_state)
+        self._inputs = dict(
+            cube_or_messages=cube_or_messages,
+            by=self.by,
+            freq=self.freq,
+            seed_tests=seed_tests,
+            postmaster=postmaster,
+            snds=snds,
+            interval=self.interval,
+            spam_engagement_ratio=self.spam_engagement_ratio,
+            prior=self.prior,
+            engagement_noise=self.engagement_noise,
+            reference_period=self.reference_period,
+            min_delivered=self.min_delivered,
+            n_draws=self.n_draws,
+            smooth=self.smooth,
+            use_complaints=self.use_complaints,
+            random_state=rng,
         )
+        self._summary = None
+        fit = _fit(**self._inputs)
         self.estimates_ = fit.estimates
         self.calibration_ = fit.calibration
         self.draws_ = fit.draws
@@ -1794,36 +2037,31 @@ class PlacementEstimator:
 
     @property
     def summary(self) -> pd.DataFrame:
-        """Placement over the whole fitted span per key, with intervals from the draws.
+        """Placement over the whole fitted span per key (``freq=None``), with intervals.
 
         Columns: the ``by`` keys, ``sent``, ``delivered``, ``inbox_rate``, ``inbox_low``,
-        ``inbox_high``, ``spam_rate``, ``missing_rate`` [fractions of sent], ``calibration``.
-        Period draws are summed, so the interval keeps the correlation between periods that
-        share one calibration.
+        ``inbox_high``, ``spam_rate``, ``missing_rate`` [fractions of sent], ``calibration``,
+        ``low_volume``. Computed on first access with the fitted settings (a separate fit,
+        since a whole-span interval must carry the calibration's error once, not average it
+        away over periods), then kept.
         """
         self._check_fitted()
-        table = self.estimates_
-        keys = list(self.parameters_["by"])
-        if keys:
-            grouped = table.groupby(keys, sort=True, dropna=False, observed=True)
-            target = grouped.ngroup().to_numpy()
-            out = grouped[["sent", "delivered"]].sum().reset_index()
-        else:
-            target = np.zeros(len(table), dtype=np.int64)
-            out = pd.DataFrame({"sent": [table["sent"].sum()], "delivered": [table["delivered"].sum()]})
-        inbox = np.zeros((len(out), self.draws_.shape[1]))
-        np.add.at(inbox, target, self.draws_ * table["sent"].to_numpy(float)[:, None])
-        sent = out["sent"].to_numpy(float)
-        rate = inbox / np.where(sent > 0, sent, 1.0)[:, None]
-        low_q, high_q = (1 - self.interval) / 2, (1 + self.interval) / 2
-        delivered_rate = out["delivered"].to_numpy(float) / np.where(sent > 0, sent, 1.0)
-        out["inbox_rate"] = np.median(rate, axis=1)
-        out["inbox_low"] = np.quantile(rate, low_q, axis=1)
-        out["inbox_high"] = np.quantile(rate, high_q, axis=1)
-        out["spam_rate"] = np.clip(delivered_rate - out["inbox_rate"].to_numpy(), 0.0, 1.0)
-        out["missing_rate"] = 1.0 - delivered_rate
-        out["calibration"] = _join_labels(target, table["calibration"].to_numpy(), len(out))
-        return out
+        if self._summary is None:
+            fit = _fit(**{**self._inputs, "freq": None})
+            columns = [
+                *self.parameters_["by"],
+                "sent",
+                "delivered",
+                "inbox_rate",
+                "inbox_low",
+                "inbox_high",
+                "spam_rate",
+                "missing_rate",
+                "calibration",
+                "low_volume",
+            ]
+            self._summary = fit.estimates[columns]
+        return self._summary
 
     def _repr_html_(self) -> str:
         if not hasattr(self, "estimates_"):

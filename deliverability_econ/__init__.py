@@ -28,7 +28,6 @@ from .schema import validate_events
 from .signals import SIGNALS as RISK_SIGNALS
 from .signals import risk_signals
 
-
 __all__ = [
     "RISK_SIGNALS",
     "risk_signals",

@@ -16,7 +16,6 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
-
 #: Rates :func:`plot_placement` can draw: column -> (interval columns, axis label).
 PLACEMENT_RATES: dict[str, tuple[str, str, str]] = {
     "inbox_rate": ("inbox_low", "inbox_high", "inbox share of messages sent"),

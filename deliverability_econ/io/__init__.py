@@ -16,9 +16,9 @@ from . import brevo, csv, mailgun, mandrill, postfix, postmark, sendgrid, ses, s
 from ._base import InputFormatError, RecordError, check_reconciliation
 from ._calibration import check_table_reconciliation
 from ._registry import FORMATS, detect_format, read
-from .ingest import ingest, read_dataset
 from .brevo import read_brevo
 from .csv import read_csv
+from .ingest import ingest, read_dataset
 from .mailgun import read_mailgun
 from .mandrill import read_mandrill
 from .postfix import read_postfix

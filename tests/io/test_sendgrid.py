@@ -117,7 +117,7 @@ def test_clear_addresses_only_on_request(post):
 
 def test_providers(post):
     events = read_sendgrid(post)[0]
-    providers = dict(zip(events["recipient_domain"], events["mailbox_provider"].astype(str)))
+    providers = dict(zip(events["recipient_domain"], events["mailbox_provider"].astype(str), strict=True))
     assert providers == {
         "gmail.com": "gmail", "icloud.com": "apple", "outlook.com": "microsoft",
         "yahoo.com": "yahoo", "gmx.de": "gmx", "web.de": "gmx", "hotmail.com": "microsoft",

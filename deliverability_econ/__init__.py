@@ -21,6 +21,7 @@ from .funnel import (
 )
 from .io import InputFormatError, read_events
 from .messages import messages
+from .placement import PlacementEstimator, estimate_placement, naive_inbox_rate
 from .rates import LowVolumeWarning, delivery_latency, late_share, proportion_interval, rates
 from .reputation import THRESHOLDS, health_checks
 from .scenarios import break_even_messages_per_month, compare_options, simulate_option
@@ -29,6 +30,9 @@ from .signals import SIGNALS as RISK_SIGNALS
 from .signals import risk_signals
 
 __all__ = [
+    "PlacementEstimator",
+    "estimate_placement",
+    "naive_inbox_rate",
     "RISK_SIGNALS",
     "risk_signals",
     "THRESHOLDS",

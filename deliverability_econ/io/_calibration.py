@@ -72,6 +72,19 @@ def readable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def quarantine_unreadable(row: CsvRow, stats: TableStats, options: ReadOptions, source: str) -> bool:
+    """Quarantine a CSV row that did not decode or did not parse; True when it was rejected."""
+    location = f"line {row.line}"
+    if has_bad_bytes(row.text):
+        quarantine(stats, options, source, location, None,
+                   "bytes that are not valid UTF-8 (wrong encoding?)", readable(row.text))
+        return True
+    if row.error is not None:
+        quarantine(stats, options, source, location, None, row.error, row.text)
+        return True
+    return False
+
+
 def table_meta(format_name: str, sources: list[str], stats: TableStats, **extra: Any) -> dict:
     """The reconciliation dictionary of a calibration reader."""
     meta = {

@@ -46,6 +46,7 @@ from ._calibration import (
     parse_day,
     parse_fraction,
     quarantine,
+    quarantine_unreadable,
     readable,
     reader_options,
     table_meta,
@@ -298,21 +299,7 @@ def read_postmaster(
                 has_counts.update(c for c in OPTIONAL_COUNT_COLUMNS if c in positions)
                 for csv_row in row_iter:
                     location = f"line {csv_row.line}"
-                    if has_bad_bytes(csv_row.text):
-                        quarantine(
-                            stats,
-                            options,
-                            source.name,
-                            location,
-                            None,
-                            "bytes that are not valid UTF-8 (wrong encoding?)",
-                            readable(csv_row.text),
-                        )
-                        continue
-                    if csv_row.error is not None:
-                        quarantine(
-                            stats, options, source.name, location, None, csv_row.error, csv_row.text
-                        )
+                    if quarantine_unreadable(csv_row, stats, options, source.name):
                         continue
                     try:
                         record = _csv_row(

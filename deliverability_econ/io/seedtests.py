@@ -58,7 +58,7 @@ from ._calibration import (
     parse_count,
     parse_day,
     quarantine,
-    readable,
+    quarantine_unreadable,
     reader_options,
     table_meta,
 )
@@ -234,21 +234,7 @@ def read_seed_tests(
             present.update(name for name in positions if name in OPTIONAL_COLUMNS)
             for csv_row in row_iter:
                 location = f"line {csv_row.line}"
-                if has_bad_bytes(csv_row.text):
-                    quarantine(
-                        stats,
-                        options,
-                        source.name,
-                        location,
-                        None,
-                        "bytes that are not valid UTF-8 (wrong encoding?)",
-                        readable(csv_row.text),
-                    )
-                    continue
-                if csv_row.error is not None:
-                    quarantine(
-                        stats, options, source.name, location, None, csv_row.error, csv_row.text
-                    )
+                if quarantine_unreadable(csv_row, stats, options, source.name):
                     continue
                 try:
                     record = _normalize(

@@ -45,11 +45,10 @@ import pandas as pd
 from ._base import RecordError, expand_sources, open_text
 from ._calibration import (
     TableStats,
-    has_bad_bytes,
     iter_csv_rows,
     parse_count,
     quarantine,
-    readable,
+    quarantine_unreadable,
     reader_options,
     table_meta,
 )
@@ -167,21 +166,7 @@ def read_snds(
         with open_text(source, encoding) as stream:
             for csv_row in iter_csv_rows(stream, delimiter=","):
                 location = f"line {csv_row.line}"
-                if has_bad_bytes(csv_row.text):
-                    quarantine(
-                        stats,
-                        options,
-                        source.name,
-                        location,
-                        None,
-                        "bytes that are not valid UTF-8 (wrong encoding?)",
-                        readable(csv_row.text),
-                    )
-                    continue
-                if csv_row.error is not None:
-                    quarantine(
-                        stats, options, source.name, location, None, csv_row.error, csv_row.text
-                    )
+                if quarantine_unreadable(csv_row, stats, options, source.name):
                     continue
                 if _is_header(csv_row.fields):
                     stats.records_read += 1

@@ -263,30 +263,25 @@ def bounce_classes(events):
     return bounced["bounce_class"].astype(str).value_counts().sort_index()
 
 
-def test_bounce_classes_survive_or_change_as_documented(result, written):
+def test_bounce_classes_survive_every_format(result, written):
+    # Every reader classes a bounce the same way (the ESP's own verdict, else the receiver's reply
+    # by io/_bounce.classify_bounce), so all nine formats give the simulated truth, including the
+    # cases that once differed: Yahoo's 5.0.0 "dd This user doesn't have a yahoo.com account"
+    # (hard, Mailgun), expiries after 4.7.x rate-limit deferrals (soft, Mandrill) and blocks
+    # written as Brevo soft_bounce events (block, Brevo).
     simulated = result.events[events_of(result) == "bounced"]
     truth = bounce_classes(result.events)
-    for fmt in ("sendgrid", "ses", "postmark", "sparkpost", "csv"):
-        pd.testing.assert_series_equal(bounce_classes(read_case(written, fmt)), truth, obj=fmt)
-    postfix = read_case(written, "postfix", {"syslog": "classic"})
-    pd.testing.assert_series_equal(bounce_classes(postfix), truth, obj="postfix")
     status = simulated["smtp_status"].astype(str)
     klass = simulated["bounce_class"].astype(str)
-    # Mailgun: Yahoo's 5.0.0 "dd This user doesn't have a yahoo.com account" has no wording the
-    # Mailgun reader knows, so those hard bounces read as undetermined.
-    yahoo_dd = int(((klass == "hard") & (status == "5.0.0")).sum())
-    mailgun = bounce_classes(read_case(written, "mailgun"))
-    assert mailgun["undetermined"] == yahoo_dd > 0
-    assert mailgun["hard"] == truth["hard"] - yahoo_dd
-    # Mandrill: a soft bounce with an x.7.x status is a block to the reader (rate-limit expiry).
-    rate_limited = int(((klass == "soft") & status.str.startswith("4.7.")).sum())
-    mandrill = bounce_classes(read_case(written, "mandrill", {"layout": "form"}))
-    assert mandrill["block"] == truth["block"] + rate_limited
-    assert mandrill["soft"] == truth["soft"] - rate_limited
-    # Brevo: a block is a soft_bounce.
-    brevo = bounce_classes(read_case(written, "brevo", {}))
-    assert "block" not in brevo.index or brevo["block"] == 0
-    assert brevo["soft"] == truth["soft"] + truth["block"]
+    assert ((klass == "hard") & (status == "5.0.0")).any()
+    assert ((klass == "soft") & status.str.startswith("4.7.")).any()
+    assert truth["block"] > 0
+    for fmt in ("sendgrid", "ses", "postmark", "sparkpost", "csv", "mailgun"):
+        pd.testing.assert_series_equal(bounce_classes(read_case(written, fmt)), truth, obj=fmt)
+    for fmt, options in (("postfix", {"syslog": "classic"}), ("mandrill", {"layout": "form"}),
+                         ("brevo", {})):
+        pd.testing.assert_series_equal(bounce_classes(read_case(written, fmt, options)), truth,
+                                       obj=fmt)
 
 
 def test_timestamps_keep_the_format_precision(result, written):

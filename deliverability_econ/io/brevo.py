@@ -37,6 +37,7 @@ from ._base import (
     require,
     row,
 )
+from ._bounce import classify_bounce
 from ._registry import make_reader, register
 
 #: Brevo ``event`` -> canonical event.
@@ -150,9 +151,14 @@ def normalize(record: Any) -> list[dict]:
     bounce_class = None
     if canonical == "deferred" and status is not None and status.startswith("5."):
         canonical = "bounced"  # a permanent failure Brevo filed as deferred (trap 6)
-        bounce_class = "block" if status.startswith("5.7.") else "hard"
-    elif canonical == "bounced":
-        bounce_class = "hard" if name == "hard_bounce" else "soft"
+        severity = "hard"
+    else:
+        severity = "hard" if name == "hard_bounce" else "soft"
+    if canonical == "bounced":
+        # The receiver's reply by the shared rules; Brevo's severity where the reply is silent.
+        bounce_class = classify_bounce(status, None, reason)
+        if bounce_class == "undetermined":
+            bounce_class = severity
     return [
         row(
             timestamp=timestamp,

@@ -35,6 +35,7 @@ from ._base import (
     row,
     stable_hash,
 )
+from ._bounce import classify_bounce
 from ._registry import make_reader, register
 
 #: Current ``event-data.event`` -> canonical event; ``failed`` is resolved by severity and reason.
@@ -81,22 +82,6 @@ REASON_BOUNCE_CLASS: dict[str, str] = {"old": "soft", "espblock": "block"}
 #: Legacy ``dropped`` reasons that are really expired retries (soft bounces), not refusals.
 LEGACY_EXPIRED_REASONS: frozenset[str] = frozenset({"old", "maxfails"})
 
-_HARD_WORDING = re.compile(
-    r"user unknown|unknown user|no such user|no such (?:recipient|mailbox)|does not exist|"
-    r"doesn't exist|mailbox not found|mailbox unavailable|invalid recipient|recipient unknown|"
-    r"recipient address rejected|account (?:has been )?disabled|not a valid (?:mailbox|recipient)",
-    re.IGNORECASE,
-)
-_SOFT_WORDING = re.compile(
-    r"mailbox (?:is )?full|over quota|quota exceeded|exceeded (?:the |its )?(?:storage|quota)|"
-    r"insufficient (?:system )?storage|out of storage|too old|expired|timed? ?out",
-    re.IGNORECASE,
-)
-_BLOCK_WORDING = re.compile(
-    r"block|black ?list|deny ?list|spamhaus|spamcop|barracuda|\brbl\b|dnsbl|reputation|spam|"
-    r"policy|dmarc|unauthenticated",
-    re.IGNORECASE,
-)
 _LEGACY_LINE = re.compile(r"(?m)^(?:[^\s&]*&)*event=[a-z_]+(?:&|$)")
 _SUPPRESS_PREFIX = "suppress-"
 
@@ -247,59 +232,6 @@ def _as_list(value: Any) -> list:
     if value is None or value == "":
         return []
     return value if isinstance(value, list) else [value]
-
-
-def classify_bounce(enhanced: str | None, smtp_code: int | None, text: str | None) -> str:
-    """The bounce class of a permanent failure, from its enhanced code, SMTP code and text.
-
-    Parameters
-    ----------
-    enhanced : str or None
-        RFC 3463 enhanced status code such as ``5.1.1``.
-    smtp_code : int or None
-        Basic SMTP reply code such as ``550``.
-    text : str or None
-        The receiver's reply or the ESP's description.
-
-    Returns
-    -------
-    str
-        ``hard`` (5.1.x, or "user unknown" wording), ``block`` (5.7.x, or block-list,
-        reputation, spam or policy wording), ``soft`` (5.2.2 and 5.2.3, a 4.x.x code on a
-        failure that became permanent, or mailbox-full / expiry wording), else
-        ``undetermined``.
-
-    Examples
-    --------
-    >>> classify_bounce("5.1.1", 550, "The email account that you tried to reach does not exist")
-    'hard'
-    >>> classify_bounce(None, 554, "Service unavailable; Client host blocked using Spamhaus")
-    'block'
-    >>> classify_bounce(None, 550, None)
-    'undetermined'
-    """
-    if enhanced:
-        status_class, subject, detail = enhanced.split(".")
-        if status_class == "4":
-            return "soft"
-        if subject == "1":
-            return "hard"
-        if subject == "7":
-            return "block"
-        if subject == "2" and detail in ("2", "3"):
-            return "soft"
-        if subject == "2" and detail == "1":  # mailbox disabled
-            return "hard"
-    if text:
-        if _HARD_WORDING.search(text):
-            return "hard"
-        if _SOFT_WORDING.search(text):
-            return "soft"
-        if _BLOCK_WORDING.search(text):
-            return "block"
-    if smtp_code is not None and 400 <= smtp_code < 500:
-        return "soft"
-    return "undetermined"
 
 
 def _utc_date(timestamp: float) -> str:

@@ -38,6 +38,7 @@ from ._base import (
     row,
     stable_hash,
 )
+from ._bounce import classify_bounce
 from ._registry import make_reader, register
 
 #: Mandrill ``event`` -> canonical event. The docs' prose spelling ``hard-bounce`` /
@@ -185,9 +186,11 @@ def _sending_ip(msg: dict) -> str | None:
     return None
 
 
-def _soft_bounce_class(msg: dict, status: str | None) -> str:
-    """``block`` when the bounce is a block by Mandrill's code or description, or a policy status
-    (x.7.x); otherwise ``soft``."""
+def _bounce_class(msg: dict, name: str, status: str | None, reply: str | None) -> str:
+    """Mandrill's own verdict where it gives one (a Bounce Genius block code or a spam/policy
+    ``bounce_description``: ``block``), else the receiver's reply by the shared rules
+    (:func:`._bounce.classify_bounce`), else Mandrill's severity (``hard_bounce`` -> ``hard``,
+    ``soft_bounce`` -> ``soft``)."""
     try:
         code = int(msg.get("bgtools_code"))
     except (TypeError, ValueError):
@@ -195,9 +198,10 @@ def _soft_bounce_class(msg: dict, status: str | None) -> str:
     description = str(msg.get("bounce_description") or "")
     if code in BLOCK_BGTOOLS_CODES or BLOCK_DESCRIPTION.search(description):
         return "block"
-    if status is not None and status.split(".")[1] == "7":
-        return "block"
-    return "soft"
+    from_reply = classify_bounce(status, None, reply)
+    if from_reply != "undetermined":
+        return from_reply
+    return "hard" if name == "hard_bounce" else "soft"
 
 
 def _campaign(msg: dict) -> str | None:
@@ -241,7 +245,8 @@ def normalize(record: Any) -> list[dict]:
         reason = first_text(msg.get("diag"), last_attempt.get("diag"), msg.get("bounce_description"),
                             msg.get("reject_reason"))
     if canonical == "bounced":
-        bounce_class = "hard" if name == "hard_bounce" else _soft_bounce_class(msg, smtp_status)
+        diag = first_text(msg.get("diag"), last_attempt.get("diag"))
+        bounce_class = _bounce_class(msg, name, smtp_status, diag)
     metadata = msg.get("metadata")
     return [
         row(

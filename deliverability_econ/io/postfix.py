@@ -59,6 +59,7 @@ from ._base import (
     row,
     stable_hash,
 )
+from ._bounce import classify_bounce
 from ._registry import make_reader, register
 
 # --------------------------------------------------------------------------------------------
@@ -81,45 +82,6 @@ VERIFY_STATUSES: frozenset[str] = frozenset({"deliverable", "undeliverable"})
 #: Delivery agents that deliver to mailboxes on this server (inbound or internal mail), not to
 #: a mailbox provider.
 LOCAL_DELIVERY_AGENTS: frozenset[str] = frozenset({"local", "virtual", "lmtp", "pipe"})
-
-#: Bounce text that says the address (or its domain) does not exist: ``hard``.
-HARD_BOUNCE_TEXT = re.compile(
-    r"user unknown|unknown (?:user|recipient)|no such (?:user|mailbox|recipient|address)"
-    r"|(?:mailbox|address|account|recipient|user)\b[^.;()]{0,40}"
-    r"(?:does not exist|doesn't exist|not found|unavailable|disabled|invalid|inactive)"
-    r"|invalid (?:recipient|mailbox|address)|doesn't have an? \S+ account"
-    r"|recipient address rejected: (?:user unknown|access denied|undeliverable address)"
-    r"|host or domain name not found|domain (?:not found|does not exist)"
-    r"|bad destination (?:mailbox )?address",
-    re.IGNORECASE,
-)
-
-#: Bounce text that says the sender was refused for reputation, policy, authentication or
-#: content: ``block``.
-BLOCK_BOUNCE_TEXT = re.compile(
-    r"spam|block ?list|blocked|black ?list|deny ?list|spamhaus|barracuda|reputation|policy"
-    r"|unsolicited|not accepted|banned|junk|abuse|\brbl\b|dnsbl|dmarc|\bspf\b|dkim"
-    r"|unauthenticated|authentication",
-    re.IGNORECASE,
-)
-
-#: Bounce text for a full mailbox: ``soft`` (the condition is temporary).
-SOFT_BOUNCE_TEXT = re.compile(
-    r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded storage|insufficient (?:system )?storage"
-    r"|out of storage",
-    re.IGNORECASE,
-)
-
-#: Bounce text refusing our sender address (not the recipient's): ``block``.
-SENDER_REJECTED_TEXT = re.compile(r"sender address rejected", re.IGNORECASE)
-
-#: Enhanced status codes (RFC 3463) that settle the class of a bounce on their own.
-#: ``5.7.x``: security or policy, and ``5.1.7``/``5.1.8``: our sender address refused (block);
-#: ``5.1.x``: bad destination address or domain, ``5.4.4``: unable to route, the domain does not
-#: resolve (hard); ``5.2.2``: mailbox full, and any ``4.x.x`` (soft).
-BLOCK_BOUNCE_STATUS = re.compile(r"^5\.7\.\d+$|^5\.1\.[78]$")
-HARD_BOUNCE_STATUS = re.compile(r"^5\.1\.\d+$|^5\.4\.4$")
-SOFT_BOUNCE_STATUS = re.compile(r"^5\.2\.2$|^4\.")
 
 MONTHS: dict[str, int] = {
     name: number
@@ -481,11 +443,12 @@ def _outcome(
 def bounce_class(dsn: str | None, reason: str | None) -> str:
     """Class of a Postfix bounce from its enhanced status code and the remote reply.
 
-    The code decides first (5.7.x, 5.1.7 and 5.1.8 block; other 5.1.x and 5.4.4 hard; 5.2.2
-    and 4.x.x soft), then the wording: a refused sender address is ``block``; a recipient
-    address or domain that does not exist is ``hard``; spam, policy, reputation,
-    block-list or authentication wording is ``block``; a full mailbox is ``soft``; anything else
-    (a bare ``550 Message rejected``) is ``undetermined``.
+    The rules shared by every reader (:func:`._bounce.classify_bounce`): the code decides first
+    (5.7.x, 5.1.7 and 5.1.8 block; other 5.1.x, 5.2.1 and 5.4.4 hard; 5.2.2, 5.2.3 and 4.x.x
+    soft), then the wording: a refused sender address is ``block``; a recipient address or
+    domain that does not exist is ``hard``; spam, policy, reputation, block-list or
+    authentication wording is ``block``; a full mailbox is ``soft``; anything else (a bare
+    ``550 Message rejected``) is ``undetermined``.
 
     Parameters
     ----------
@@ -508,23 +471,7 @@ def bounce_class(dsn: str | None, reason: str | None) -> str:
     >>> bounce_class("5.0.0", "550 Message rejected")
     'undetermined'
     """
-    status = dsn or ""
-    text = reason or ""
-    if BLOCK_BOUNCE_STATUS.match(status):
-        return "block"
-    if HARD_BOUNCE_STATUS.match(status):
-        return "hard"
-    if SOFT_BOUNCE_STATUS.match(status):
-        return "soft"
-    if SENDER_REJECTED_TEXT.search(text):
-        return "block"
-    if HARD_BOUNCE_TEXT.search(text):
-        return "hard"
-    if BLOCK_BOUNCE_TEXT.search(text):
-        return "block"
-    if SOFT_BOUNCE_TEXT.search(text):
-        return "soft"
-    return "undetermined"
+    return classify_bounce(dsn, None, reason)
 
 
 def _expired_rows(payload: dict, year: int | None, zone: tzinfo) -> list[dict]:

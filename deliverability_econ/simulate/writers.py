@@ -130,9 +130,7 @@ FIDELITY: dict[str, Fidelity] = {
     "mailgun": Fidelity(
         _ALL_EVENTS, frozenset({"opened", "clicked"}), ATTEMPT_EVENTS, _NONE, True, True, "ms",
         "client-info.bot flags MPP opens (apple) and scanner clicks (generic). Mailgun has no "
-        "pool field. The Mailgun reader classes a hard bounce from its reply text, and Yahoo's "
-        "'dd This user doesn't have a yahoo.com account' (5.0.0) has no wording it knows: "
-        "those hard bounces read as undetermined.",
+        "pool field.",
     ),
     "postmark": Fidelity(
         _ALL_EVENTS - {"processed", "dropped"}, _NONE, _NONE, _NONE, True, True, "ms",
@@ -149,16 +147,14 @@ FIDELITY: dict[str, Fidelity] = {
     "mandrill": Fidelity(
         _ALL_EVENTS, _NONE, ATTEMPT_EVENTS, _NONE, True, True, "s",
         "No MPP flag. The sending IP comes from msg.smtp_events, the message's attempt history, "
-        "so the reader also puts it on the events after the first attempt. The reader classes a "
-        "soft bounce with an x.7.x status as a block: an expiry after rate-limit deferrals "
-        "(4.7.x replies) reads as block. Mandrill has no event id: two events of one message "
+        "so the reader also puts it on the events after the first attempt. Mandrill has no event id: two events of one message "
         "with the same name in the same second are one event to the reader.",
     ),
     "brevo": Fidelity(
         _ALL_EVENTS, frozenset({"opened"}), ATTEMPT_EVENTS, _NONE, True, True, "ms",
-        "proxy_open / unique_proxy_open flag MPP opens; clicks have no bot flag. A block is a "
-        "soft_bounce (Brevo's 'blocked' means Brevo refused to send, i.e. dropped), which the "
-        "reader classes soft.",
+        "proxy_open / unique_proxy_open flag MPP opens; clicks have no bot flag. A block is written as a "
+        "soft_bounce (Brevo's 'blocked' means Brevo refused to send, i.e. dropped); the reader "
+        "classes it from the reply.",
     ),
     "postfix": Fidelity(
         frozenset({"processed", "delivered", "deferred", "bounced", "dropped"}), _NONE, _NONE,
@@ -1628,11 +1624,9 @@ def expected_events(result: SimulationResult, format: str, *, salt: str | bytes 
     cleared where the format does not carry them; times are truncated to the format's
     resolution; ``message_id`` is the format's id (:func:`wire_message_ids`); recipients are
     pseudonymized with ``salt`` (as the readers do) unless ``pseudonymize=False``; and the
-    documented reader behaviours are applied (Mailgun: Yahoo-style hard bounces without
-    known wording are ``undetermined``; Mandrill: soft bounces with an x.7.x status are
-    ``block``, the sending IP stays on later events, and same-second events of one name are
-    one; Brevo: blocks are ``soft``; Postfix: ``processed`` only for messages with a delivery
-    line, at the queue manager's time).
+    documented reader behaviours are applied (Mandrill: the sending IP stays on later events,
+    and same-second events of one name are one; Postfix: ``processed`` only for messages with a
+    delivery line, at the queue manager's time).
 
     Parameters
     ----------
@@ -1682,16 +1676,6 @@ def expected_events(result: SimulationResult, format: str, *, salt: str | bytes 
         events["stream"] = na
     if not fidelity.campaign:
         events["campaign"] = na
-    bounced = event == "bounced"
-    status = events["smtp_status"].astype("string")
-    if format == "mailgun":
-        yahoo_hard = bounced & (events["bounce_class"] == "hard") & (status == "5.0.0")
-        events.loc[yahoo_hard, "bounce_class"] = "undetermined"
-    elif format == "mandrill":
-        policy = bounced & (events["bounce_class"] == "soft") & status.str.startswith("4.7.").fillna(False)
-        events.loc[policy, "bounce_class"] = "block"
-    elif format == "brevo":
-        events.loc[bounced & (events["bounce_class"] == "block"), "bounce_class"] = "soft"
     resolution = fidelity.timestamp_resolution
     if format == "postfix" and writer_options.get("syslog") == "rfc3339":
         resolution = "ms"

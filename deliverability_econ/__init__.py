@@ -5,8 +5,21 @@ from __future__ import annotations
 # Defined before the submodules are imported: some of them read it while the package loads.
 __version__ = "0.1.0"
 
-from . import finance, funnel, scenarios, schema, warmup
+from . import (
+    auth_impact,
+    authentication,
+    dns_checks,
+    finance,
+    funnel,
+    maturity,
+    scenarios,
+    schema,
+    warmup,
+)
+from .auth_impact import authentication_fix_value
+from .authentication import authentication_summary, source_summary, unknown_sources
 from .cube import daily_cube
+from .dns_checks import check_dns
 from .funnel import (
     ConfigError,
     FunnelWarning,
@@ -19,7 +32,8 @@ from .funnel import (
     read_conversions,
     revenue_at_risk,
 )
-from .io import InputFormatError, read_events
+from .io import InputFormatError, read_dmarc_aggregate, read_events
+from .maturity import assess_maturity
 from .messages import messages
 from .placement import PlacementEstimator, estimate_placement, naive_inbox_rate
 from .rates import LowVolumeWarning, delivery_latency, late_share, proportion_interval, rates
@@ -65,5 +79,16 @@ __all__ = [
     "schema",
     "validate_events",
     "warmup",
+    "assess_maturity",
+    "auth_impact",
+    "authentication",
+    "authentication_fix_value",
+    "authentication_summary",
+    "check_dns",
+    "dns_checks",
+    "maturity",
+    "read_dmarc_aggregate",
+    "source_summary",
+    "unknown_sources",
     "__version__",
 ]

@@ -18,6 +18,7 @@ from ._calibration import check_table_reconciliation
 from ._registry import FORMATS, detect_format, read
 from .brevo import read_brevo
 from .csv import read_csv
+from .dmarc import read_dmarc_aggregate
 from .ingest import ingest, read_dataset
 from .mailgun import read_mailgun
 from .mandrill import read_mandrill
@@ -42,6 +43,7 @@ __all__ = [
     "read_events",
     "read_brevo",
     "read_csv",
+    "read_dmarc_aggregate",
     "read_mailgun",
     "read_mandrill",
     "read_postfix",

@@ -70,6 +70,7 @@ def regenerate(output: Path = OUTPUT, config_path: Path = CONFIG):
         config=sample_config(settings),
         compress="gz",
         truth_messages="parquet",
+        dmarc=settings.get("dmarc"),
     )
 
 

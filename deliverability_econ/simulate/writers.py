@@ -2035,6 +2035,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _write_dmarc(result: SimulationResult, directory: Path, settings: Mapping[str, Any],
+                 seed: int) -> list[Path]:
+    """The providers' DMARC aggregate reports for ``result`` (see :func:`simulate_to_directory`)."""
+    from .dmarc import UnknownSource, dmarc_records, write_dmarc_reports
+
+    options = dict(settings)
+    policy = options.pop("policy", "none")
+    options["unknown_sources"] = tuple(UnknownSource(**dict(source))
+                                       for source in options.get("unknown_sources", ()))
+    options.setdefault("domain", result.parameters["config_dict"].get("sender_domain", "example.com"))
+    records = dmarc_records(result.truth, random_state=np.random.default_rng([seed, 7489]),
+                            **options)
+    return write_dmarc_reports(records, directory, policy=policy)
+
+
 def simulate_to_directory(
     out_dir: str | Path,
     *,
@@ -2048,6 +2063,7 @@ def simulate_to_directory(
     compress: str | None = "gz",
     truth_messages: str | None = "parquet",
     format_options: Mapping[str, Mapping[str, Any]] | None = None,
+    dmarc: Mapping[str, Any] | None = None,
 ) -> SimulationFiles:
     """Simulate a sender and write its logs, calibration data, ground truth and parameters.
 
@@ -2085,6 +2101,12 @@ def simulate_to_directory(
     format_options : mapping, optional
         Writer options per format, over :data:`DEFAULT_FORMAT_OPTIONS` (e.g.
         ``{"ses": {"transport": "sns"}}``).
+    dmarc : mapping, optional
+        Also write the DMARC aggregate reports the providers would send, into
+        ``calibration/dmarc/``: keyword arguments of :func:`.dmarc.dmarc_records`
+        (``dkim_aligned_share``, ``spf_aligned_share`` [fraction 0-1], ``unknown_sources`` as
+        mappings of :class:`.dmarc.UnknownSource` fields) and ``policy`` (the published ``p=``).
+        The report records' draws use their own generator seeded from ``seed``.
 
     Returns
     -------
@@ -2118,6 +2140,9 @@ def simulate_to_directory(
         for name in formats
     }
     calibration = write_calibration(result, directory / "calibration")
+    if dmarc is not None:
+        calibration = [*calibration, *_write_dmarc(result, directory / "calibration" / "dmarc",
+                                                   dmarc, seed)]
     truth = write_truth(result, directory / "truth", compress=compress, messages=truth_messages)
     files = SimulationFiles(directory, logs, calibration, truth, directory / "simulation.json", result)
 
@@ -2141,6 +2166,7 @@ def simulate_to_directory(
             "scenario": scenario_name, "start": str(start_ts.date()), "compress": compress,
             "truth_messages": truth_messages,
             "format_options": {name: options[name] for name in formats if name in options},
+            **({"dmarc": dict(dmarc)} if dmarc is not None else {}),
         },
         "period": {"start": start_ts.isoformat(), "end": pd.Timestamp(parameters["end"]).isoformat()},
         "counts": {

@@ -193,6 +193,7 @@ def authentication_summary(
     by: Sequence[str] = ("domain",),
     *,
     known_sources: Mapping[str, Sequence[str]] | None = None,
+    sources: str = "all",
     ipv4_prefix: int = DEFAULT_IPV4_PREFIX,
     ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
 ) -> pd.DataFrame:
@@ -208,6 +209,10 @@ def authentication_summary(
         total row.
     known_sources : mapping, optional
         ``{name: [cidr, ...]}`` for grouping by ``source``.
+    sources : {"all", "known", "unknown"}
+        Which senders' mail to count: all of it (default), only the sources the owner knows
+        (the sender's own mail: what it can fix by itself), or only the others. Known and
+        unknown as in :func:`source_summary`.
     ipv4_prefix, ipv6_prefix : int
         Prefix lengths [bits] grouping unlisted IPs into sources.
 
@@ -232,7 +237,18 @@ def authentication_summary(
             domain  messages  spf_only_share  dmarc_pass_share
     0  example.com       100            0.06              0.96
     """
-    frame = _prepared(records, by, known_sources, ipv4_prefix, ipv6_prefix)
+    if sources not in ("all", "known", "unknown"):
+        raise ValueError(f"sources must be 'all', 'known' or 'unknown', not {sources!r}")
+    if sources != "all":
+        table = source_summary(records, known_sources, ipv4_prefix=ipv4_prefix,
+                               ipv6_prefix=ipv6_prefix)
+        wanted = table.loc[table["known"].astype(bool) == (sources == "known"),
+                           ["domain", "source"]]
+        frame = _prepared(records, [*by, "source"], known_sources, ipv4_prefix, ipv6_prefix)
+        keys = pd.MultiIndex.from_frame(frame[["domain", "source"]].astype(object))
+        frame = frame.loc[keys.isin(pd.MultiIndex.from_frame(wanted.astype(object)))]
+    else:
+        frame = _prepared(records, by, known_sources, ipv4_prefix, ipv6_prefix)
     return _summarise(frame, list(by))
 
 

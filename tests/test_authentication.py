@@ -132,6 +132,30 @@ def test_sources_with_a_known_list(records):
         "example.com": 3175, "example.org": 120}
 
 
+def test_summary_of_known_or_unknown_sources_only(records):
+    # With KNOWN, example.com's known sources are esp (2860, all both aligned) and crm (205: 200
+    # spf_only + 5 both); the unknown ones are 192.0.2.0/24 (60 failing), 185.220.101.0/24 (40
+    # failing) and 209.85.220.0/24 (10 dkim_only). example.org: esp 100 both | 192.0.2.99 20.
+    known = authentication_summary(records, known_sources=KNOWN, sources="known")
+    com = row_of(known, domain="example.com")
+    assert (com["messages"], com["both_aligned"], com["spf_only"], com["failing"]) == (
+        2860 + 205, 2865, 200, 0)
+    assert com["dmarc_pass_share"] == 1.0
+    unknown = authentication_summary(records, known_sources=KNOWN, sources="unknown")
+    com = row_of(unknown, domain="example.com")
+    assert (com["messages"], com["failing"], com["dkim_only"]) == (110, 100, 10)
+    org = row_of(unknown, domain="example.org")
+    assert (org["messages"], org["failing"]) == (20, 20)
+    # The two parts add up to the whole, per provider too.
+    by = ("domain", "mailbox_provider")
+    parts = pd.concat([authentication_summary(records, by, known_sources=KNOWN, sources=which)
+                       for which in ("known", "unknown")]).groupby(list(by))["messages"].sum()
+    whole = authentication_summary(records, by).set_index(list(by))["messages"]
+    pd.testing.assert_series_equal(parts.sort_index(), whole.sort_index(), check_dtype=False)
+    with pytest.raises(ValueError, match="sources must be"):
+        authentication_summary(records, sources="mine")
+
+
 def test_unknown_sources_with_a_known_list(records):
     table = unknown_sources(records, KNOWN)
     assert list(zip(table["domain"], table["source"], table["messages"], strict=True)) == [

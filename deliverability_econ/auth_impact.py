@@ -459,7 +459,7 @@ def authentication_fix_value(
     random_state : None, int or Generator
     **funnel_options
         Further arguments of :func:`~deliverability_econ.funnel.funnel_impact`
-        (``interval``, ``placement_dependence``).
+        (``interval``, ``placement_dependence``; ``counterfactual_draws`` is ``"common"``).
 
     Returns
     -------
@@ -480,6 +480,10 @@ def authentication_fix_value(
     else:
         actual = placement
         fixed = authenticated_placement(placement, impact)
+    # The authenticated placement is the same estimate with the failures removed: its error is
+    # the actual estimate's error, so both take the same draws (an unchanged provider loses
+    # nothing in any draw).
+    funnel_options.setdefault("counterfactual_draws", "common")
     result = funnel_impact(messages_or_cube, actual, config, counterfactual=fixed, draws=draws,
                            random_state=random_state, **funnel_options)
     risk = result.revenue_at_risk()

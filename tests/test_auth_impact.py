@@ -175,6 +175,18 @@ def test_fix_value_counts_the_conversions_rejection_costs():
     assert nothing.monthly == {"p10": 0.0, "p50": 0.0, "p90": 0.0}
 
 
+def test_nothing_failing_is_worth_nothing_in_every_draw():
+    # An uncertain placement (0.50-0.70 around 0.60) and no failing mail: the authenticated
+    # placement is the same estimate, so no draw may show a gain.
+    observed = placement({"gmail": (0.60, 0.10, 0.30)})
+    observed["inbox_low"], observed["inbox_high"] = 0.50, 0.70
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nothing = authentication_fix_value(cube(), {"gmail": 0.0}, observed, config=CONFIG,
+                                           bulk_sender=True, draws=200, random_state=0)
+    assert nothing.monthly == {"p10": 0.0, "p50": 0.0, "p90": 0.0}
+
+
 def test_fix_value_without_placement_uses_the_benchmark():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -270,6 +270,30 @@ def test_counterfactual_from_another_placement_table_and_from_a_named_benchmark(
         leakage(volumes, actual, config, counterfactual="best")
 
 
+def test_counterfactual_from_the_same_estimate_shares_its_draws():
+    volumes, _ = signup_inputs()
+    config = point_config(SIGNUP, MONEY)
+    uncertain = placement([("2026-01-05", "gmail", 0.80, 0.15, 0.05)])
+    uncertain["inbox_low"], uncertain["inbox_high"] = 0.70, 0.90
+    # The same table as its own counterfactual: drawn independently, the two estimates' errors
+    # differ and some draws "lose" mail; with common draws nothing is lost in any draw.
+    apart = leakage(volumes, uncertain, config, counterfactual=uncertain, draws=400,
+                    random_state=2)
+    assert apart["lost_p90"].max() > 0
+    common = leakage(volumes, uncertain, config, counterfactual=uncertain, draws=400,
+                     random_state=2, counterfactual_draws="common")
+    assert (common[["lost_p10", "lost_p50", "lost_p90"]] == 0).all().all()
+    # Common draws move both tables together: +0.05 inbox in every draw, so the p10, p50 and
+    # p90 of the loss all equal 1000 x 0.05 x 0.7 = 35 verifications in January.
+    better = uncertain.assign(inbox_rate=0.85, inbox_low=0.75, inbox_high=0.95)
+    shifted = leakage(volumes, uncertain, config, counterfactual=better, draws=400,
+                      random_state=2, counterfactual_draws="common")
+    jan = shifted[(shifted["stage"] == "verification") & (shifted["month"] == "2026-01-01")]
+    assert jan[["lost_p10", "lost_p50", "lost_p90"]].to_numpy() == pytest.approx(35.0)
+    with pytest.raises(ValueError, match="counterfactual_draws"):
+        leakage(volumes, uncertain, config, counterfactual=uncertain, counterfactual_draws="x")
+
+
 def test_placement_rows_are_matched_by_period_start_and_missing_providers_pool():
     volumes = cube([("2026-01-05", "gmail", "verification", 100, 100),
                     ("2026-01-13", "gmail", "verification", 100, 100),

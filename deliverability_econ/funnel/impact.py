@@ -264,6 +264,7 @@ def funnel_impact(
     draws: int = DEFAULT_DRAWS,
     interval: float = 0.9,
     placement_dependence: str = "shared",
+    counterfactual_draws: str = "independent",
     floor_at_zero: bool = True,
     random_state: RandomState = None,
 ) -> FunnelImpact:
@@ -297,6 +298,13 @@ def funnel_impact(
         Probability of the placement tables' ``inbox_low``-``inbox_high`` intervals.
     placement_dependence : {"shared", "independent"}
         One standard-normal draw for every placement row (default) or one per row.
+    counterfactual_draws : {"independent", "common"}
+        For a counterfactual placement *table*: draw its uncertainty apart from the actual
+        placement's (default: another estimate, its errors unrelated), or reuse the actual
+        placement's standard-normal draws (``"common"``: a counterfactual derived from the same
+        estimate, e.g. the same placement with one cause removed, whose error is the actual
+        estimate's error; then an unchanged row loses nothing in any draw). ``"common"`` needs
+        a table with the same rows as ``placement``.
     floor_at_zero : bool
         Count no gain where placement already beats the counterfactual.
     random_state : None, int or numpy.random.Generator
@@ -310,6 +318,9 @@ def funnel_impact(
     if placement_dependence not in ("shared", "independent"):
         raise ValueError("placement_dependence must be 'shared' or 'independent', "
                          f"not {placement_dependence!r}")
+    if counterfactual_draws not in ("independent", "common"):
+        raise ValueError("counterfactual_draws must be 'independent' or 'common', "
+                         f"not {counterfactual_draws!r}")
     if int(draws) != draws or draws < 1:
         raise ValueError(f"draws must be a positive integer, not {draws!r}")
     if not 0 < interval < 1:
@@ -321,12 +332,19 @@ def funnel_impact(
 
     # Randomness, in a fixed order: actual placement, counterfactual, parameters.
     z_quantile = float(ndtri((1 + interval) / 2))
-    actual_inbox = actual.draw(rng, draws, z_quantile, placement_dependence)
+    actual_normal = actual.standard_normal(rng, draws, placement_dependence)
+    actual_inbox = actual.draw_from(actual_normal, z_quantile)
     if counterfactual is None:
         counterfactual = config.counterfactual
     if isinstance(counterfactual, pd.DataFrame):
         cf_table = _PlacementTable(counterfactual, "counterfactual")
-        cf_inbox = cf_table.draw(rng, draws, z_quantile, placement_dependence)
+        if counterfactual_draws == "common":
+            if actual_normal.shape[0] not in (1, len(cf_table.inbox_point)):
+                raise ValueError("counterfactual_draws='common' needs a counterfactual table "
+                                 "with the same rows as the placement table")
+            cf_inbox = cf_table.draw_from(actual_normal, z_quantile)
+        else:
+            cf_inbox = cf_table.draw(rng, draws, z_quantile, placement_dependence)
         cf_label = "another placement table"
     else:
         if not isinstance(counterfactual, CounterfactualPlacement):
@@ -687,9 +705,17 @@ class _PlacementTable:
     def draw(self, rng: np.random.Generator, draws: int, z_quantile: float,
              dependence: str) -> np.ndarray:
         """Inbox-rate draws, shape (rows + 1, draws): a two-piece normal per row."""
-        n = len(self.inbox_point)
-        z = rng.standard_normal(draws)[None, :] if dependence == "shared" \
-            else rng.standard_normal((n, draws))
+        return self.draw_from(self.standard_normal(rng, draws, dependence), z_quantile)
+
+    def standard_normal(self, rng: np.random.Generator, draws: int, dependence: str) -> np.ndarray:
+        """The standard-normal draws behind :meth:`draw`: shape (1, draws) when shared by every
+        row, else (rows + 1, draws)."""
+        if dependence == "shared":
+            return rng.standard_normal(draws)[None, :]
+        return rng.standard_normal((len(self.inbox_point), draws))
+
+    def draw_from(self, z: np.ndarray, z_quantile: float) -> np.ndarray:
+        """Inbox-rate draws from given standard-normal draws (see :meth:`standard_normal`)."""
         below = (self.inbox_point - self.inbox_low)[:, None] / z_quantile
         above = (self.inbox_high - self.inbox_point)[:, None] / z_quantile
         values = self.inbox_point[:, None] + z * np.where(z < 0, below, above)

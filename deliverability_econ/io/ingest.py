@@ -24,13 +24,13 @@ pandas, DuckDB, Dask and Spark; :func:`read_dataset` loads it back with the cano
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import sys
 import time
 import uuid
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,8 @@ import pyarrow.parquet as pq
 
 from ..schema import EVENT_COLUMNS, EVENT_DTYPES, coerce_events
 from . import _registry
-from ._base import ReadOptions, ReadStats
+from ._base import ReadOptions, ReadStats, expand_sources, normalize_chunks
+from ._fast import EVENTS_ARROW_SCHEMA, FastSendGridChunks
 
 #: Name of the hive partition column.
 PARTITION_COLUMN = "date"
@@ -57,13 +58,17 @@ _NS_PER_DAY = 86_400 * 1_000_000_000
 
 #: On-disk schema of the events: categoricals as plain strings (Parquet dictionary-encodes them
 #: anyway), so that any Parquet reader sees ordinary columns.
-ARROW_SCHEMA = pa.schema(
-    [
-        pa.field(name, pa.timestamp("ns", tz="UTC") if name == "timestamp"
-                 else pa.bool_() if name == "is_machine" else pa.string())
-        for name in EVENT_COLUMNS
-    ]
-)
+ARROW_SCHEMA = EVENTS_ARROW_SCHEMA
+
+#: Columns with few distinct values, dictionary-encoded in Parquet; the others (ids, pseudonyms,
+#: diagnostics) are nearly unique, where a dictionary costs time and saves nothing.
+_DICTIONARY_COLUMNS = ["event", "recipient_domain", "mailbox_provider", "sending_ip", "ip_pool",
+                       "stream", "campaign", "bounce_class", "smtp_status", "esp"]
+
+#: Columns with min/max statistics (what filters and engines prune on); statistics of long
+#: diagnostic texts cost time and prune nothing.
+_STATISTICS_COLUMNS = ["timestamp", "event", "message_id", "event_id", "recipient",
+                       "recipient_domain", "mailbox_provider", "esp"]
 
 _PARTITIONING = pads.partitioning(pa.schema([(PARTITION_COLUMN, pa.string())]), flavor="hive")
 
@@ -145,8 +150,7 @@ def ingest(
     bar = _progress_bar(progress)
     try:
         staged_parts = 0
-        for _format_name, chunk in _registry.iter_read(paths, format, options, stats,
-                                                       format_options, per_source):
+        for chunk in _iter_chunks(paths, format, options, stats, format_options, per_source):
             staged_parts += _stage(chunk, staging, staged_parts)
             bar.update(len(chunk))
         bar.close()
@@ -230,8 +234,33 @@ def _progress_bar(progress: bool):
     return tqdm(unit=" events", unit_scale=True, desc="ingest", disable=disable, leave=False)
 
 
-def _to_arrow(events: pd.DataFrame) -> pa.Table:
+def _iter_chunks(paths: Any, format_name: str, options: ReadOptions, stats: ReadStats,
+                 format_options: Mapping[str, Mapping] | None, per_source: list):
+    """``_registry.iter_read`` for ingest: the same sources, formats and counts, but the fast
+    SendGrid reader hands its blocks over as Arrow tables, so they reach Parquet without a
+    pandas round trip. Yields DataFrames and Arrow tables of canonical events."""
+    format_options = format_options or {}
+    for source in expand_sources(paths):
+        source_stats = ReadStats()
+        configured = bool(format_name != "auto" and format_options.get(format_name))
+        spec = _registry._resolve_spec(source, format_name, options, source_stats, strict=True,
+                                       configured=configured)
+        if spec is not None:
+            if isinstance(spec.chunk_reader, FastSendGridChunks) and not format_options.get(spec.name):
+                yield from spec.chunk_reader(spec, source, options, source_stats, arrow=True)
+            else:
+                normalize = spec.normalize
+                if format_options.get(spec.name):
+                    normalize = functools.partial(spec.normalize, **format_options[spec.name])
+                yield from normalize_chunks(spec, source, options, source_stats, normalize)
+        per_source.append((source.name, spec.name if spec else None, source_stats))
+        stats.merge(source_stats)
+
+
+def _to_arrow(events: pd.DataFrame | pa.Table) -> pa.Table:
     """Canonical events as an Arrow table of :data:`ARROW_SCHEMA` (categoricals as strings)."""
+    if isinstance(events, pa.Table):
+        return events
     arrays = [pa.array(events[field.name].array).cast(field.type) for field in ARROW_SCHEMA]
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
@@ -240,16 +269,24 @@ def _day_labels(days: np.ndarray) -> list[str]:
     return [str(np.datetime64(int(day), "D")) for day in days]
 
 
-def _stage(chunk: pd.DataFrame, staging: Path, sequence: int) -> int:
-    """Write one normalized chunk to the staging area, one file per UTC day; returns files written."""
-    if chunk.empty:
+def _stage(chunk: pd.DataFrame | pa.Table, staging: Path, sequence: int) -> int:
+    """Write one normalized chunk (a DataFrame, or an Arrow table of :data:`ARROW_SCHEMA`) to the
+    staging area, one file per UTC day; returns files written."""
+    if len(chunk) == 0:
         return 0
     table = _to_arrow(chunk)
     day = table["timestamp"].cast(pa.int64()).to_numpy() // _NS_PER_DAY
-    distinct = np.unique(day)
+    distinct, starts = np.unique(day, return_index=True)
+    if len(distinct) > 1:
+        # One stable take groups the rows by day (keeping their order within a day); each day is
+        # then a zero-copy slice.
+        order = np.argsort(day, kind="stable")
+        table = table.take(order)
+        starts = np.searchsorted(day[order], distinct)
+    bounds = [*starts.tolist(), table.num_rows]
     written = 0
-    for day_number, label in zip(distinct, _day_labels(distinct), strict=True):
-        part = table.filter(pa.array(day == day_number)) if len(distinct) > 1 else table
+    for index, label in enumerate(_day_labels(distinct)):
+        part = table.slice(bounds[index], bounds[index + 1] - bounds[index]) if len(distinct) > 1 else table
         directory = staging / f"{PARTITION_COLUMN}={label}"
         directory.mkdir(exist_ok=True)
         # Arrow IPC: staging is read back once, by this run; cheaper than Parquet both ways.
@@ -279,10 +316,9 @@ def _compact(staging: Path, dataset: Path, run_id: str) -> dict[str, dict[str, i
         new = staged.filter(keep)
         dropped = staged.filter(pc.invert(keep))
         by_format: dict[str, list[int]] = {}
-        for name, count in Counter(new["esp"].to_pylist()).items():
-            by_format.setdefault(name, [0, 0])[0] += count
-        for name, count in Counter(dropped["esp"].to_pylist()).items():
-            by_format.setdefault(name, [0, 0])[1] += count
+        for position, part in enumerate((new, dropped)):
+            for entry in pc.value_counts(part["esp"].combine_chunks()).to_pylist():
+                by_format.setdefault(entry["values"], [0, 0])[position] += entry["counts"]
         written[label] = {"events": new.num_rows, "duplicates": dropped.num_rows,
                           "by_format": by_format}
         if new.num_rows == 0:
@@ -292,7 +328,8 @@ def _compact(staging: Path, dataset: Path, run_id: str) -> dict[str, dict[str, i
         target.mkdir(parents=True, exist_ok=True)
         final = target / f"part-{run_id}.parquet"
         temporary = target / f".part-{run_id}.parquet.tmp"
-        pq.write_table(new, temporary)
+        pq.write_table(new, temporary, use_dictionary=_DICTIONARY_COLUMNS,
+                       write_statistics=_STATISTICS_COLUMNS)
         os.replace(temporary, final)  # readers never see a half-written file
     return written
 

@@ -369,3 +369,72 @@ def test_integers_render_like_python_str_and_other_values_are_recognized(tmp_pat
             assert text == str(value) and not flagged
         else:
             assert flagged, (value, text)
+
+
+# --------------------------------------------------------------------------------------------
+# Ingest: the fast blocks reach Parquet as Arrow tables; the dataset must be the same both ways
+# --------------------------------------------------------------------------------------------
+
+
+def _ingest_both_ways(paths, tmp_path, monkeypatch, **options):
+    from deliverability_econ.io.ingest import ingest, read_dataset
+
+    results = {}
+    for fast in (False, True):
+        monkeypatch.setattr(_fast, "ENABLED", fast)
+        out = tmp_path / f"dataset_{'fast' if fast else 'slow'}"
+        summary = ingest(paths, out, progress=False, now=NOW, salt="k", **options)
+        quarantine = sorted(
+            (entry["source"], entry["location"], entry["field"], entry["reason"])
+            for file in (out / "_quarantine").glob("*.jsonl")
+            for entry in map(json.loads, file.read_text(encoding="utf-8").splitlines())
+        )
+        results[fast] = (summary, read_dataset(out), quarantine)
+    (slow_summary, slow_events, slow_quarantine), (fast_summary, fast_events, fast_quarantine) = (
+        results[False], results[True])
+    pd.testing.assert_frame_equal(fast_events, slow_events)
+    for key in ("records_read", "events", "duplicates", "quarantined", "ignored", "by_format",
+                "partitions", "time_min", "time_max"):
+        assert fast_summary[key] == slow_summary[key], key
+    assert fast_quarantine == slow_quarantine
+    return fast_summary, fast_events
+
+
+def test_ingest_of_a_clean_file_is_identical_both_ways(tmp_path, monkeypatch):
+    path = tmp_path / "clean.jsonl"
+    _write_lines(path, _clean_lines(3_000))
+    monkeypatch.setattr(_fast, "BLOCK_BYTES", 64 * 1024)  # many blocks, many reused buffers
+    summary, events = _ingest_both_ways([path], tmp_path, monkeypatch)
+    # 3,000 lines, of which group_unsubscribe is kept (an unsubscribe) and nothing is rejected.
+    assert summary["records_read"] == 3_000
+    assert summary["events"] + summary["duplicates"] + summary["quarantined"] + sum(
+        summary["ignored"].values()) == 3_000
+    assert len(events) == summary["events"] > 0
+
+
+def test_ingest_with_tricky_lines_redeliveries_and_a_second_file(tmp_path, monkeypatch):
+    clean = _clean_lines(2_000, seed=11)
+    lines = clean[:700] + TRICKY_LINES + clean[700:] + clean[100:150]  # 50 redeliveries
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    _write_lines(first, lines)
+    _write_lines(second, clean[1_900:] + _clean_lines(200, seed=12))  # 100 seen in `first`
+    monkeypatch.setattr(_fast, "BLOCK_BYTES", 96 * 1024)
+    monkeypatch.setattr(_fast, "SLOW_PIECE_BYTES", 8 * 1024)
+    summary, _ = _ingest_both_ways([first, second], tmp_path, monkeypatch)
+    assert summary["duplicates"] >= 150  # the 50 redeliveries and the 100 lines read twice
+    assert summary["quarantined"] > 0
+
+
+def test_block_buffers_are_reused_without_changing_blocks(monkeypatch):
+    """_blocks hands out reused buffers: each block is whole lines, and together they are the
+    input, also with lines longer than a block."""
+    import io as _io
+
+    monkeypatch.setattr(_fast, "BLOCK_BYTES", 100)
+    lines = [b"x" * length + b"\n" for length in (3, 250, 7, 99, 100, 1, 400, 5)] + [b"tail"]
+    data = b"".join(lines)
+    first_size = 60
+    stream = _io.BufferedReader(_io.BytesIO(data[first_size:]))
+    seen = [bytes(block) for block in _fast._blocks(data[:first_size], stream)]
+    assert b"".join(seen) == data
+    assert all(block.endswith(b"\n") for block in seen[:-1])

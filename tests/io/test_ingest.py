@@ -256,3 +256,77 @@ def test_copying_a_dataset_directory_keeps_it_readable(tmp_path, two_days):
     ingest(two_days, tmp_path / "ds", progress=False, now=NOW)
     shutil.copytree(tmp_path / "ds", tmp_path / "copy")
     assert len(read_dataset(tmp_path / "copy")) == 18
+
+
+# --------------------------------------------------------------------------------------------
+# The messages table of a dataset by DuckDB is exactly messages(read_dataset(...))
+# --------------------------------------------------------------------------------------------
+
+
+def _sendgrid_line(event, email, timestamp, event_id, message_id, **fields) -> str:
+    return json.dumps({"event": event, "email": email, "timestamp": timestamp,
+                       "sg_event_id": event_id, "sg_message_id": f"{message_id}.filter0001.1.0",
+                       **fields})
+
+
+def test_duckdb_messages_of_a_dataset_equal_pandas_messages(tmp_path, two_days):
+    from deliverability_econ import messages
+    from deliverability_econ._duck_messages import messages_from_dataset
+
+    midnight = 1_717_286_400  # 2024-06-02T00:00:00Z
+    day_one = [
+        _sendgrid_line("processed", "ann@gmail.com", midnight - 5, "p1", "A",
+                       pool={"name": "tx", "id": 1}, category=["b", "a"]),
+        _sendgrid_line("deferred", "ann@gmail.com", midnight - 4, "d1", "A", ip="1.2.3.4"),
+        _sendgrid_line("deferred", "ann@gmail.com", midnight - 3, "d2", "A", ip="1.2.3.5"),
+        _sendgrid_line("delivered", "ann@gmail.com", midnight - 2, "v1", "A", ip="1.2.3.9"),
+        _sendgrid_line("deferred", "ann@gmail.com", midnight - 2, "d3", "A", ip="1.2.3.0"),
+        # two values of one key at the message's first instant: the smaller one ("alpha") wins
+        _sendgrid_line("processed", "fay@gmail.com", midnight - 8, "p4", "F", category="zeta"),
+        _sendgrid_line("deferred", "fay@gmail.com", midnight - 8, "d4", "F", category="alpha"),
+        # one message id, two recipients (one API request)
+        _sendgrid_line("processed", "bob@icloud.com", midnight - 9, "p2", "B", category="x"),
+        _sendgrid_line("processed", "Cy@Yahoo.com", midnight - 9, "p3", "B", category="y"),
+        _sendgrid_line("bounce", "Cy@Yahoo.com", midnight - 1, "b1", "B", type="blocked",
+                       reason="554 5.7.1 <Cy@Yahoo.com> blocked", status="5.7.1"),
+        _sendgrid_line("dropped", "dee@acme.io", midnight - 7, "x1", "C", reason="Bounced Address"),
+    ]
+    day_two = [
+        # the events of A and B continue on the next day, in another file
+        _sendgrid_line("open", "ann@gmail.com", midnight + 60, "o1", "A", sg_machine_open=False),
+        _sendgrid_line("open", "bob@icloud.com", midnight + 2, "o2", "B", sg_machine_open=True),
+        _sendgrid_line("delivered", "bob@icloud.com", midnight + 1, "v2", "B"),
+        _sendgrid_line("bounce", "bob@icloud.com", midnight + 300, "b2", "B", type="bounce",
+                       status="5.1.1", bounce_classification="Invalid Address"),
+        _sendgrid_line("bounce", "eve@gmx.de", midnight + 5, "b3", "E", status="4.2.2"),
+        _sendgrid_line("click", "ann@gmail.com", midnight + 90, "k1", "A"),
+        _sendgrid_line("spamreport", "ann@gmail.com", midnight + 95, "s1", "A"),
+        _sendgrid_line("open", "ann@gmail.com", midnight + 60, "o1", "A",
+                       sg_machine_open=False),  # a redelivery: counted once
+    ]
+    first, second = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    first.write_text("\n".join(day_one) + "\n", encoding="utf-8")
+    second.write_text("\n".join(day_two) + "\n", encoding="utf-8")
+    out = tmp_path / "dataset"
+    ingest([first, second, two_days], out, progress=False, now=NOW, salt="k")
+    expected = messages(read_dataset(out))
+    pd.testing.assert_frame_equal(messages_from_dataset(out), expected)
+    # By hand: A, B x bob, B x cy, C, E, F from the two files and six messages of the fixture.
+    assert len(expected) == 6 + 6
+    assert expected.loc[expected["message_id"] == "F", "campaign"].tolist() == ["alpha"]
+    a = expected[expected["message_id"] == "A"].iloc[0]
+    assert a["sending_ip"] == "1.2.3.4" and a["deferred_attempts"] == 3 and a["delivered"]
+    assert a["opened_human"] and a["clicked"] and a["complained"] and a["event_count"] == 8
+    bob = expected[(expected["message_id"] == "B") & expected["opened_machine"]].iloc[0]
+    assert bob["bounced_hard"] and not bob["delivered"] and not bob["opened_human"]
+    # A filter on the partition gives the messages of the events that pass it.
+    day = [("date", "==", "2024-06-01")]
+    pd.testing.assert_frame_equal(messages_from_dataset(out, filters=day),
+                                  messages(read_dataset(out, filters=day)))
+
+
+def test_duckdb_messages_of_an_empty_dataset(tmp_path):
+    from deliverability_econ import messages
+    from deliverability_econ._duck_messages import messages_from_dataset
+
+    pd.testing.assert_frame_equal(messages_from_dataset(tmp_path), messages(read_dataset(tmp_path)))

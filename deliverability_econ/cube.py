@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ._dask_engine import is_dask_dataframe
 from .messages import ENGAGEMENT_FLAGS, OUTCOME_FLAGS
 
 #: Count columns of the cube, in order, with their units.
@@ -84,6 +85,10 @@ def daily_cube(
     >>> cube = daily_cube(messages(events))  # doctest: +SKIP
     >>> cube["delivered_per_message"] = cube["delivered"] / cube["messages"]  # doctest: +SKIP
     """
+    if is_dask_dataframe(messages):  # partial cubes per partition, summed: see _dask_engine
+        from ._dask_engine import daily_cube_dask
+
+        return daily_cube_dask(messages, by)
     keys = _check_keys(messages, by)
     missing = [name for name in _REQUIRED_MESSAGE_COLUMNS if name not in messages.columns]
     if missing:

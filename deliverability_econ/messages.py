@@ -54,6 +54,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from ._dask_engine import is_dask_dataframe
 from .schema import EVENT_DTYPES
 
 #: The key of a message: ``message_id`` alone is shared by the recipients of one SES send, one
@@ -233,6 +234,10 @@ def messages(events: pd.DataFrame) -> pd.DataFrame:
     >>> table = messages(events)  # doctest: +SKIP
     >>> table.groupby("mailbox_provider", observed=True)["delivered"].mean()  # doctest: +SKIP
     """
+    if is_dask_dataframe(events):  # the same steps, distributed: see _dask_engine
+        from ._dask_engine import messages_dask
+
+        return messages_dask(events)
     return _finalize(message_parts(events))
 
 

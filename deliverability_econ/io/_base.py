@@ -101,6 +101,10 @@ class InputFormatError(ValueError):
             parts.append(f"field {field!r}")
         super().__init__(", ".join(parts) + ": " + reason)
 
+    def __reduce__(self):
+        # Pickled by multiprocessing and Dask workers: rebuild from the four parts.
+        return (type(self), (self.source, self.location, self.field, self.reason))
+
 
 class RecordError(Exception):
     """Raised by a normalizer: the record is bad (it is quarantined, or raised as
@@ -110,6 +114,9 @@ class RecordError(Exception):
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}" if field else reason)
+
+    def __reduce__(self):
+        return (type(self), (self.field, self.reason))
 
 
 class IgnoreRecord(Exception):

@@ -87,6 +87,8 @@ def ingest(
     format_options: Mapping[str, Mapping] | None = None,
     now: float | None = None,
     chunk_records: int | None = None,
+    engine: str = "local",
+    client: Any = None,
 ) -> dict:
     """Read ESP exports and MTA logs into a day-partitioned Parquet dataset.
 
@@ -119,6 +121,15 @@ def ingest(
         Reading time [epoch s] for the future-timestamp check; default the clock.
     chunk_records : int, optional
         Records normalized per chunk [records]; bounds the memory of the reading stage.
+    engine : {"local", "dask"}
+        ``"local"`` (default) streams the inputs in this process. ``"dask"`` reads them as tasks
+        on a ``dask.distributed`` cluster (one per file, or per byte range of a large JSON-lines
+        file) with the same normalizers, and writes the same dataset, quarantine and summary
+        (:func:`._dask.ingest_dask`; needs the ``dask`` extra). Inputs and ``out_dir`` must be
+        readable by the workers.
+    client : distributed.Client, optional
+        The cluster for ``engine="dask"``; default the current client, else a temporary
+        in-process one.
 
     Returns
     -------
@@ -135,6 +146,15 @@ def ingest(
     >>> summary = ingest(["exports/*.json.gz"], "events/")  # doctest: +SKIP
     >>> events = read_dataset("events/", filters=[("date", ">=", "2024-06-01")])  # doctest: +SKIP
     """
+    if engine == "dask":
+        from ._dask import ingest_dask
+
+        return ingest_dask(paths, out_dir, client=client, format=format, errors=errors,
+                           pseudonymize=pseudonymize, salt=salt, progress=progress,
+                           mx_map=mx_map, encoding=encoding, format_options=format_options,
+                           now=now, chunk_records=chunk_records)
+    if engine != "local":
+        raise ValueError(f"engine must be 'local' or 'dask', not {engine!r}")
     started = time.time()
     options = ReadOptions(errors=errors, pseudonymize=pseudonymize, salt=salt, mx_map=mx_map,
                           encoding=encoding, now=now)
@@ -178,6 +198,7 @@ def read_dataset(
     out_dir: str | os.PathLike,
     columns: Sequence[str] | None = None,
     filters: Any = None,
+    engine: str = "local",
 ) -> pd.DataFrame:
     """Load a dataset written by :func:`ingest` as canonical events.
 
@@ -191,6 +212,9 @@ def read_dataset(
         Row filters in the ``pyarrow.parquet`` form, e.g. ``[("date", ">=", "2024-06-01")]``
         (the partition column ``date`` holds ``YYYY-MM-DD`` strings, so only matching days are
         read) or ``[("event", "==", "bounced")]``.
+    engine : {"local", "dask"}
+        ``"dask"`` returns a lazy Dask DataFrame with the same columns and dtypes, one partition
+        per file, not sorted across partitions (:func:`._dask.read_dataset_dask`).
 
     Returns
     -------
@@ -198,6 +222,12 @@ def read_dataset(
         The requested columns with the dtypes of ``schema.EVENT_DTYPES`` (all columns: exactly
         ``schema.coerce_events``), sorted by ``timestamp`` then ``event_id`` when both are loaded.
     """
+    if engine == "dask":
+        from ._dask import read_dataset_dask
+
+        return read_dataset_dask(out_dir, columns=columns, filters=filters)
+    if engine != "local":
+        raise ValueError(f"engine must be 'local' or 'dask', not {engine!r}")
     directory = Path(out_dir)
     wanted = list(EVENT_COLUMNS) if columns is None else list(columns)
     unknown = [c for c in wanted if c not in EVENT_DTYPES and c != PARTITION_COLUMN]

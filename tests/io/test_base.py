@@ -163,3 +163,17 @@ def test_missing_file_and_bad_errors_argument(tmp_path):
         read_events(tmp_path / "nope.json")
     with pytest.raises(ValueError, match="errors"):
         read_events(tmp_path, errors="ignore")
+
+
+def test_errors_survive_pickling():
+    # Worker processes (multiprocessing, Dask) send errors back pickled: all four parts survive.
+    import pickle
+
+    from deliverability_econ.io import RecordError
+
+    error = pickle.loads(pickle.dumps(InputFormatError("a.json", "line 3", "timestamp", "not a number")))
+    assert (error.source, error.location, error.field, error.reason) == (
+        "a.json", "line 3", "timestamp", "not a number")
+    assert str(error) == "a.json, line 3, field 'timestamp': not a number"
+    record = pickle.loads(pickle.dumps(RecordError("email", "missing")))
+    assert (record.field, record.reason, str(record)) == ("email", "missing", "email: missing")

@@ -24,9 +24,11 @@ cell: half the engagement could be half the inbox or half the interest. So ``e``
 column, :data:`CALIBRATIONS`):
 
 1. ``seed_tests`` (M1): in every tested period the seeds are binomial with that period's ``p``
-   and the engagement index is (lognormally) measured around ``e (p + r (1 - p))``; ``p`` is
-   integrated out per period and the likelihoods of ``e`` are pooled over the tested periods,
-   then ``e`` is carried to every period. A tested period also uses its own seed counts as a
+   and the engaged count is negative binomial (Poisson with the period-to-period engagement
+   noise) around ``exposure e (p + r (1 - p))``, counts and not log-rates, so that weeks with a
+   handful of engaged messages (a small provider) do not overstate ``e``; ``p`` is integrated
+   out per period and the likelihoods of ``e`` (at most 1, :data:`MAX_PROPENSITY`) are pooled
+   over the tested periods, then ``e`` is carried to every period. A tested period also uses its own seed counts as a
    second measurement of ``p``, with ``e`` calibrated on the *other* tested periods, so no
    count is used twice.
 2. ``postmaster`` (Gmail): the benchmark calibration (4.), checked against Google Postmaster's
@@ -74,6 +76,12 @@ Every interval comes from a seeded Monte Carlo over ``n_draws`` joint draws of
   benchmark's error is the same every period: one draw per Monte Carlo draw, not per period);
 - ``r``, uniform over ``spam_engagement_ratio``.
 
+Where the cells are the calibration rows (per provider, or provider and stream, at the
+calibration frequency), they share the calibration's draws of the engagement index: a
+period's engagement is read once, not once for the reference level and again, independently,
+for the period. Without seed tests almost all of a 90% interval's width is the benchmark
+prior's doubt about the reference period (:data:`BENCHMARK_SD`).
+
 Draws of ``p`` above 1 (possible when the noise is large) are read as 1. The point estimate
 is the median draw. The accuracy of all this is *measured* on the simulator's ground truth in
 ``benchmarks/bench_placement_accuracy.py`` (results in ``benchmarks/placement_accuracy.md``).
@@ -114,23 +122,37 @@ __all__ = [
 # Documented assumptions
 # --------------------------------------------------------------------------------------------
 
+#: Half-width of section 9's plausible range of the per-provider inbox placement ("±5 pts",
+#: F17) [fraction 0-1].
+BENCHMARK_PLAUSIBLE_HALF_RANGE = 0.05
+
+#: Standard deviation of the per-provider benchmark prior [fraction 0-1]: section 9's plausible
+#: range read as the prior's central 90% (``0.05 / 1.645 = 0.0304``), the probability content
+#: of this module's intervals and the "90% range" under which the report's assumptions table
+#: shows this prior. Reading the range as one sd (0.05, before) put a third of the prior outside
+#: the range the source calls plausible and made the non-seed intervals over-cover (99% of
+#: true values inside the 90% intervals on the simulator, whose providers sit within a couple
+#: of points of these figures; ``benchmarks/placement_accuracy.md``).
+BENCHMARK_SD = BENCHMARK_PLAUSIBLE_HALF_RANGE / float(stats.norm.ppf(0.95))
+
 #: Benchmark inbox share of delivered mail per mailbox provider: (mean, standard deviation)
 #: [fraction 0-1], the prior of the ``benchmark`` calibration for a reference period.
 #: Section 9 of the domain facts (from F17, Validity 2026 via 3rd-party summaries): Gmail 0.90,
-#: Yahoo 0.87, Microsoft 0.77, Apple 0.82, "±5 pts"; AT&T mail runs on Yahoo's platform;
-#: ``other`` (business mail behind Office 365 / Google Workspace and corporate filters) takes
-#: F17's B2B hosting figure 0.83; Comcast, like any provider without a figure, the global
-#: default 0.85 (section 9, F15-F17) with a wider 0.07. F17's figures are shares of *sent*
-#: seeds while ``p`` here is a share of *delivered* mail, which reads higher by the missing share
-#: (F15: 10%, F20: 6% of seeds missing); the sd covers part of that gap, and where it matters
-#: seed tests should replace this prior.
+#: Yahoo 0.87, Microsoft 0.77, Apple 0.82, "±5 pts" (:data:`BENCHMARK_SD`); AT&T mail runs on
+#: Yahoo's platform; ``other`` (business mail behind Office 365 / Google Workspace and corporate
+#: filters) takes F17's B2B hosting figure 0.83; Comcast, like any provider without a figure,
+#: the global default 0.85 (section 9, F15-F17) with a wider 0.07. F17's figures are shares of
+#: *sent* seeds while ``p`` here is a share of *delivered* mail, which reads higher by the
+#: missing share (F15: 10%, F20: 6% of seeds missing): a sender whose placement sits outside
+#: the plausible range, or whose missing share is large, needs seed tests to replace this prior
+#: (or ``prior=`` with its own figures).
 BENCHMARK_INBOX_SHARE: dict[str, tuple[float, float]] = {
-    "gmail": (0.90, 0.05),
-    "yahoo": (0.87, 0.05),
-    "att": (0.87, 0.05),
-    "microsoft": (0.77, 0.05),
-    "apple": (0.82, 0.05),
-    "other": (0.83, 0.05),
+    "gmail": (0.90, BENCHMARK_SD),
+    "yahoo": (0.87, BENCHMARK_SD),
+    "att": (0.87, BENCHMARK_SD),
+    "microsoft": (0.77, BENCHMARK_SD),
+    "apple": (0.82, BENCHMARK_SD),
+    "other": (0.83, BENCHMARK_SD),
 }
 
 #: Prior for providers without an entry in :data:`BENCHMARK_INBOX_SHARE`: (mean, sd) [fraction
@@ -772,31 +794,69 @@ def _engagement_index_draws(
 _PROPENSITY_GRID = np.linspace(-0.8, 0.8, 241)
 _SHARE_GRID = np.linspace(0.004, 0.996, 125)
 
+#: Largest engagement propensity ``e`` the seed calibration considers [fraction 0-1]: ``e`` is
+#: the chance that a human engages with an inbox message (of average stream weight), a
+#: probability.
+MAX_PROPENSITY = 1.0
 
-def _log_engagement_measurement(engaged, exposure, noise):
-    """``log rho`` measured in each period and its standard deviation: binomial (delta method,
-    Jeffreys-adjusted) and ``noise``, the period-to-period engagement variation."""
-    engaged = np.asarray(engaged, float)
-    exposure = np.asarray(exposure, float)
-    log_rho = np.log((engaged + 0.5) / exposure)
-    sd = np.sqrt(1.0 / (engaged + 0.5) + noise**2)
-    return log_rho, sd
+
+def _engagement_count_log_likelihood(engaged, expected, noise):
+    """Log likelihood of engaged counts given their expectation, up to a constant per count.
+
+    The counts are Poisson given the period's engagement propensity, which varies from period
+    to period by a relative sd of ``noise`` (gamma-distributed: the mixture is a negative
+    binomial with shape ``1 / noise**2``, variance ``expected + noise**2 expected**2``); with
+    ``noise = 0``, Poisson. Both terms work on the counts themselves, so a period with 0, 1 or
+    2 engaged messages weighs what it tells: a log-rate measured from such a count, with a
+    standard error computed from the same count, is biased upward and gives the periods that
+    happened to draw more engagement more weight.
+
+    Parameters
+    ----------
+    engaged : ndarray
+        Engaged messages [messages], broadcastable against ``expected``.
+    expected : ndarray
+        Expected engaged messages [messages], > 0.
+    noise : float
+        Relative sd of the period's propensity [fraction].
+
+    Returns
+    -------
+    ndarray
+        ``log P(engaged | expected)`` without the terms that do not depend on ``expected``.
+
+    Examples
+    --------
+    Poisson, 3 counts expected 2: ``3 log 2 - 2 = 0.0794``.
+
+    >>> round(float(_engagement_count_log_likelihood(3.0, 2.0, 0.0)), 4)
+    0.0794
+    """
+    engaged = np.asarray(engaged, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    if noise <= 0:
+        return engaged * np.log(expected) - expected
+    shape = 1.0 / noise**2
+    return engaged * np.log(expected) - (engaged + shape) * np.log1p(expected / shape)
 
 
 def _seed_propensity_posterior(
-    log_rho: np.ndarray,
-    log_rho_sd: np.ndarray,
+    engaged: np.ndarray,
+    exposure: np.ndarray,
     seed_inbox: np.ndarray,
     seed_spam: np.ndarray,
     ratios: np.ndarray,
+    noise: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Log likelihood of the propensity ``e`` on a grid, per tested period and ``r`` value.
 
-    In period ``t`` the seeds are binomial with the true inbox share ``p_t`` and the measured
-    engagement index is lognormal around ``e (p_t + r (1 - p_t))``; ``p_t`` is unknown and is
-    integrated out (flat prior on a grid). Pooling these per-period likelihoods lets every
-    tested period calibrate, a migration week as well as a quiet one, without a per-period prior
-    or a plug-in estimate of ``p_t`` (either would bias ``e``).
+    In period ``t`` the seeds are binomial with the true inbox share ``p_t`` and the engaged
+    count is negative binomial around ``exposure_t e (p_t + r (1 - p_t))``
+    (:func:`_engagement_count_log_likelihood`); ``p_t`` is unknown and is integrated out (flat
+    prior on a grid). Pooling these per-period likelihoods lets every tested period calibrate,
+    a migration week as well as a quiet one, without a per-period prior or a plug-in estimate
+    of ``p_t`` (either would bias ``e``). Values of ``e`` above :data:`MAX_PROPENSITY` are
+    excluded.
 
     Returns
     -------
@@ -805,35 +865,51 @@ def _seed_propensity_posterior(
     log_likelihood : ndarray
         Shape (r values, periods, grid).
     """
+    engaged = np.asarray(engaged, dtype=float)
+    exposure = np.asarray(exposure, dtype=float)
+    log_rho = np.log((engaged + 0.5) / exposure)
     centre_p = (seed_inbox.sum() + 0.5) / (seed_inbox.sum() + seed_spam.sum() + 1.0)
     centre = float(np.exp(np.median(log_rho)) / (centre_p + ratios.mean() * (1 - centre_p)))
+    centre = min(centre, MAX_PROPENSITY * np.exp(-_PROPENSITY_GRID[-1] / 2))
     for _ in range(4):
         grid, out = _seed_likelihood_on_grid(
-            centre * np.exp(_PROPENSITY_GRID), log_rho, log_rho_sd, seed_inbox, seed_spam, ratios
+            centre * np.exp(_PROPENSITY_GRID),
+            engaged,
+            exposure,
+            seed_inbox,
+            seed_spam,
+            ratios,
+            noise,
         )
         peak = np.argmax(out.sum(axis=1), axis=1)
-        if np.all((peak > 0) & (peak < len(grid) - 1)):
+        at_cap = grid[np.minimum(peak + 1, len(grid) - 1)] > MAX_PROPENSITY
+        if np.all((peak > 0) & ((peak < len(grid) - 1) | at_cap)):
             break
         # The likelihood peaks at an end of the grid: move the grid there and try again.
-        centre = float(grid[int(np.median(peak))])
+        centre = min(
+            float(grid[int(np.median(peak))]), MAX_PROPENSITY * np.exp(-_PROPENSITY_GRID[-1] / 2)
+        )
     return grid, out
 
 
-def _seed_likelihood_on_grid(grid, log_rho, log_rho_sd, seed_inbox, seed_spam, ratios):
+def _seed_likelihood_on_grid(grid, engaged, exposure, seed_inbox, seed_spam, ratios, noise):
     p = _SHARE_GRID
     log_seeds = (
         seed_inbox[:, None] * np.log(p)[None, :] + seed_spam[:, None] * np.log1p(-p)[None, :]
     )
-    log_seeds = (log_seeds - log_seeds.max(axis=1, keepdims=True)).astype(np.float32)
-    out = np.empty((len(ratios), len(log_rho), len(grid)))
-    offset = (log_rho[:, None] - np.log(grid)[None, :]).astype(np.float32)  # (periods, e grid)
-    inverse_sd = (1.0 / log_rho_sd).astype(np.float32)[:, None, None]
+    log_seeds = log_seeds - log_seeds.max(axis=1, keepdims=True)
+    out = np.empty((len(ratios), len(engaged), len(grid)))
+    base = exposure[:, None] * grid[None, :]  # (periods, e grid)
     for k, ratio in enumerate(ratios):
-        log_g = np.log(p + ratio * (1 - p)).astype(np.float32)
-        z = (offset[:, :, None] - log_g[None, None, :]) * inverse_sd  # (periods, e, p)
-        joint = log_seeds[:, None, :] - np.float32(0.5) * z * z
+        g = p + ratio * (1 - p)
+        expected = np.maximum(base[:, :, None] * g[None, None, :], 1e-300)  # (periods, e, p)
+        log_count = _engagement_count_log_likelihood(engaged[:, None, None], expected, noise)
+        joint = log_seeds[:, None, :] + log_count
         peak = joint.max(axis=2, keepdims=True)
         out[k] = (peak + np.log(np.exp(joint - peak).sum(axis=2, keepdims=True)))[..., 0]
+    # Excluded values: a log likelihood so low that no draw lands there, finite so that the
+    # leave-one-out differences stay defined.
+    out[:, :, grid > MAX_PROPENSITY] = -1e250
     return grid, out
 
 
@@ -856,8 +932,9 @@ def _sample_grid(
 
 
 def _seed_propensity_draws(
-    log_rho: np.ndarray,
-    log_rho_sd: np.ndarray,
+    engaged: np.ndarray,
+    exposure: np.ndarray,
+    noise: float,
     seed_inbox: np.ndarray,
     seed_spam: np.ndarray,
     ratios: np.ndarray,
@@ -868,14 +945,18 @@ def _seed_propensity_draws(
     """Draws of ``e`` from the seed calibration (:func:`_seed_propensity_posterior`), one per
     Monte Carlo draw, each given that draw's ``r`` (``ratios[ratio_index]``); and, with
     ``leave_out``, per tested period, draws calibrated on the other periods only."""
-    grid, log_l = _seed_propensity_posterior(log_rho, log_rho_sd, seed_inbox, seed_spam, ratios)
+    grid, log_l = _seed_propensity_posterior(
+        engaged, exposure, seed_inbox, seed_spam, ratios, noise
+    )
     total = log_l.sum(axis=1)  # (r values, grid)
-    e = _sample_grid(grid, total, ratio_index, rng)
+    e = np.minimum(_sample_grid(grid, total, ratio_index, rng), MAX_PROPENSITY)
     e_out = None
     if leave_out:
-        e_out = np.empty((len(log_rho), len(ratio_index)))
-        for t in range(len(log_rho)):
-            e_out[t] = _sample_grid(grid, total - log_l[:, t, :], ratio_index, rng)
+        e_out = np.empty((len(engaged), len(ratio_index)))
+        for t in range(len(engaged)):
+            e_out[t] = np.minimum(
+                _sample_grid(grid, total - log_l[:, t, :], ratio_index, rng), MAX_PROPENSITY
+            )
     return e, e_out
 
 
@@ -1268,14 +1349,10 @@ def _seed_calibration(rows, rho, seeds_by_key, provider, context, leave_out) -> 
     if not seeded:
         return None
     counts = np.array([seeds_by_key[(provider, periods[i])] for i in seeded], dtype=float)
-    log_rho, log_rho_sd = _log_engagement_measurement(
+    e, e_out = _seed_propensity_draws(
         rows["engaged"].to_numpy(float)[seeded],
         rows["exposure"].to_numpy(float)[seeded],
         context.noise,
-    )
-    e, e_out = _seed_propensity_draws(
-        log_rho,
-        log_rho_sd,
         counts[:, 0],
         counts[:, 1],
         context.ratio_values,
@@ -1574,8 +1651,24 @@ def _fit(
             }
         )
 
+    shared_rho = None
+    if direct:
+        # The cells are the calibration rows (one provider, or provider and stream, per
+        # calibration period): their engagement index is the one the calibration was drawn
+        # with, the same counts read once. Fresh draws would add the counts' noise a second
+        # time, independently, between a period and the reference level it is scaled by.
+        row_of = {
+            (int(g), pd.Timestamp(t)): i
+            for i, (g, t) in enumerate(zip(cal["group"], cal["calibration_period"], strict=True))
+        }
+        shared_rho = calibration_rho[
+            [
+                row_of[(int(g), pd.Timestamp(t))]
+                for g, t in zip(cells["group"], cells["period"], strict=True)
+            ]
+        ]
     p_draws, method, seeds_used = _cell_draws(
-        cells, data.cell_keys, calibrations, seeds_by_key, direct, smooth, context
+        cells, data.cell_keys, calibrations, seeds_by_key, direct, smooth, context, shared_rho
     )
     if use_complaints:
         _update_with_complaints(cells, p_draws, method, context)
@@ -1620,22 +1713,29 @@ def _fit(
 # --------------------------------------------------------------------------------------------
 
 
-def _cell_draws(cells, cell_keys, calibrations, seeds_by_key, direct, smooth, context):
-    """Draws of ``p`` (cells x draws), the method label and the seeds used of each cell."""
+def _cell_draws(cells, cell_keys, calibrations, seeds_by_key, direct, smooth, context, rho=None):
+    """Draws of ``p`` (cells x draws), the method label and the seeds used of each cell.
+
+    ``rho``: the cells' engagement-index draws when they are the calibration's own (cells x
+    draws, draw-aligned with the calibration); drawn here otherwise.
+    """
     n_cells = len(cells)
     delivered = cells["delivered"].to_numpy(float)
-    series = cells.groupby(cell_keys, sort=True, dropna=False, observed=True).ngroup().to_numpy()
-    rho, _ = _engagement_index_draws(
-        series,
-        cells["period"].to_numpy(),
-        cells["engaged"].to_numpy(float),
-        cells["informative"].to_numpy(float),
-        cells["exposure"].to_numpy(float),
-        context.n_draws,
-        context.rng,
-        smooth,
-        context.noise,
-    )
+    if rho is None:
+        series = (
+            cells.groupby(cell_keys, sort=True, dropna=False, observed=True).ngroup().to_numpy()
+        )
+        rho, _ = _engagement_index_draws(
+            series,
+            cells["period"].to_numpy(),
+            cells["engaged"].to_numpy(float),
+            cells["informative"].to_numpy(float),
+            cells["exposure"].to_numpy(float),
+            context.n_draws,
+            context.rng,
+            smooth,
+            context.noise,
+        )
     p_draws = np.full((n_cells, context.n_draws), np.nan)
     method = np.empty(n_cells, dtype=object)
     seeds_used = np.zeros(n_cells, dtype=np.int64)

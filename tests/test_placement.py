@@ -661,9 +661,10 @@ def test_accuracy_on_simulated_senders(simulated_accuracy):
     assert 0.85 <= coverage <= 0.95
     mae, coverage, _ = _scores(frame[frame["mode"] == "benchmark"])
     assert mae <= 0.08
-    # Without seeds the intervals carry the benchmark prior's +-5 points: in the simulator,
-    # whose providers are built from the same benchmark figures, they over-cover; they must
-    # never under-cover.
+    # Without seeds the intervals carry the benchmark prior's doubt (section 9's +-5 points as
+    # its 90% range): the simulator's providers sit within about 2 points of those figures, so
+    # on these few runs they may cover a little over 95% (the sweep in benchmarks/ checks the
+    # [0.85, 0.95] range); they must never under-cover.
     assert coverage >= 0.85
 
 

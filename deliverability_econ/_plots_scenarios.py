@@ -1,7 +1,8 @@
 """Scenario figures (to be merged into :mod:`deliverability_econ.plots`).
 
 Every function reads results of :mod:`deliverability_econ.scenarios` (or a tornado table of
-:func:`deliverability_econ.finance.tornado`), takes ``ax=None`` and returns the Axes.
+:func:`deliverability_econ.finance.tornado` or :func:`~deliverability_econ.finance.npv_tornado`),
+takes ``ax=None`` and returns the Axes.
 """
 
 from __future__ import annotations
@@ -10,6 +11,21 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter
+
+#: How the inputs of :func:`deliverability_econ.finance.npv_tornado` are named on a chart.
+NPV_INPUT_LABELS: dict[str, str] = {
+    "ip_fees": "IP fees",
+    "plan_uplift": "ESP plan uplift",
+    "tooling": "monitoring tools",
+    "staff_time": "staff time",
+    "one_off": "one-off set-up",
+    "recovered_revenue": "recovered revenue",
+    "acquisition_cost_saved": "acquisition cost saved",
+    "support_avoided": "support avoided",
+    "churn_avoided": "churn avoided",
+    "discount_rate": "discount rate",
+}
 
 #: Colours: the option, the baseline, the gain and loss sides of a tornado.
 SCENARIO_COLORS: dict[str, str] = {
@@ -101,7 +117,7 @@ def plot_npv_distribution(result, ax=None, *, bins: int = 50, **hist_kwargs):
 
 
 def plot_tornado(table, ax=None, *, label: str = "break-even [messages/month]",
-                 max_inputs: int | None = None):
+                 max_inputs: int | None = None, xscale: str | None = None):
     """Tornado of a one-at-a-time sensitivity (:func:`deliverability_econ.finance.tornado`).
 
     One bar per input from the result at its low value to the result at its high value,
@@ -118,6 +134,8 @@ def plot_tornado(table, ax=None, *, label: str = "break-even [messages/month]",
         What the result is, with its unit.
     max_inputs : int, optional
         Show only the largest swings.
+    xscale : {"linear", "log"}, optional
+        Default: logarithmic when every result is positive (volumes), linear otherwise.
 
     Returns
     -------
@@ -143,8 +161,54 @@ def plot_tornado(table, ax=None, *, label: str = "break-even [messages/month]",
     ax.set_yticks(y, rows["input"].astype(str).tolist())
     ax.set_xlabel(label)
     ax.set_title("Sensitivity: input at its low (orange) and high (blue)")
-    if finite.min() > 0:
-        ax.set_xscale("log")
+    if xscale is None:
+        xscale = "log" if finite.min() > 0 else "linear"
+    ax.set_xscale(xscale)
+    return ax
+
+
+def plot_npv_tornado(table, ax=None, *, currency: str = "USD", max_inputs: int | None = 8,
+                     title: str | None = None):
+    """Tornado of an NPV (:func:`deliverability_econ.finance.npv_tornado`).
+
+    One bar per cash-flow line (and the discount rate, when the table has it) from the NPV
+    with that input at its low to the NPV at its high, the others at their mean, ranked by
+    swing around the mean NPV, on a linear money axis.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`~deliverability_econ.finance.npv_tornado` output.
+    ax : matplotlib Axes, optional
+    currency : str
+        ISO code of the NPV, for the axis label.
+    max_inputs : int, optional
+        Show only the largest swings (8 by default; None for all).
+    title : str, optional
+        Default: what the bars mean.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from deliverability_econ.finance import npv_tornado
+    >>> lines = {"ip_fees": np.array([[0.0, -30, -30], [0.0, -30, -30]]),
+    ...          "recovered_revenue": np.array([[0.0, 100, 100], [0.0, 300, 300]])}
+    >>> ax = plot_npv_tornado(npv_tornado(lines, 0.0))
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['recovered revenue', 'IP fees']
+    """
+    rows = table.head(max_inputs) if max_inputs else table
+    named = rows.assign(input=rows["input"].map(lambda name: NPV_INPUT_LABELS.get(
+        name, str(name).replace("_", " "))))
+    ax = plot_tornado(named, ax, label=f"NPV [{currency}]", xscale="linear")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _money(value)))
+    ax.set_title(title or "What moves the NPV: each input at its low (orange) and high "
+                          "(blue),\nthe others at their mean (black line: mean NPV)")
     return ax
 
 
@@ -212,5 +276,5 @@ def _money(value: float) -> str:
     return f"{value:,.0f}"
 
 
-__all__ = ["SCENARIO_COLORS", "plot_break_even", "plot_npv_distribution",
-           "plot_placement_trajectories", "plot_tornado"]
+__all__ = ["NPV_INPUT_LABELS", "SCENARIO_COLORS", "plot_break_even", "plot_npv_distribution",
+           "plot_npv_tornado", "plot_placement_trajectories", "plot_tornado"]

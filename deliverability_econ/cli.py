@@ -296,7 +296,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     config = directory.parent / "funnels.toml"
     out_dir = Path(args.out)
     print(f"\nWriting the executive report from the {report_logs.name} export "
-          "(about half a minute)...")
+          "(well under half a minute on an idle machine)...")
     paths = generate_report(
         report_logs,
         config=config if config.exists() else None,

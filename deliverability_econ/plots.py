@@ -158,6 +158,7 @@ from ._plots_health import plot_health_dashboard, plot_risk_timeline  # noqa: E4
 from ._plots_scenarios import (  # noqa: E402
     plot_break_even,
     plot_npv_distribution,
+    plot_npv_tornado,
     plot_placement_trajectories,
     plot_tornado,
 )
@@ -167,6 +168,7 @@ __all__ = [
     "plot_funnel_waterfall",
     "plot_health_dashboard",
     "plot_npv_distribution",
+    "plot_npv_tornado",
     "plot_placement",
     "plot_placement_trajectories",
     "plot_revenue_at_risk",

@@ -222,6 +222,80 @@ def test_tornado_ranks_by_swing():
     assert (table["result_base"] == 10 + 100 - 3).all()
 
 
+def _three_draws() -> dict[str, np.ndarray]:
+    """Three draws, months 0-2: $30 of IP fees in months 1 and 2 (certain), $100, $200 or
+    $300 of revenue recovered in months 1 and 2, a one-off of $500, $500 or $800 today."""
+    return {
+        "ip_fees": np.array([[0.0, -30.0, -30.0]] * 3),
+        "recovered_revenue": np.array([[0.0, 100, 100], [0.0, 200, 200], [0.0, 300, 300]]),
+        "one_off": np.array([[-500.0, 0, 0], [-500.0, 0, 0], [-800.0, 0, 0]]),
+        "tooling": np.zeros((3, 3)),  # no tooling: not an input
+        "net": np.zeros((3, 3)),      # ignored: the sum of the others
+    }
+
+
+def test_npv_tornado_by_hand():
+    # Annual rate whose monthly rate is exactly 1%: months 1 and 2 weigh 1/1.01 + 1/1.0201
+    # = 0.990099 + 0.980296 = 1.970395.
+    annual = 1.01**12 - 1
+    table = F.npv_tornado(_three_draws(), annual)
+    assert table["input"].tolist() == ["recovered_revenue", "one_off", "ip_fees"]
+    rows = table.set_index("input")
+    # Revenue PVs 197.0395, 394.0790, 591.1185 (100, 200, 300 x 1.970395); numpy's linear
+    # percentiles of three sorted values sit at positions 0.2 and 1.8:
+    # p10 = 197.0395 + 0.2 x 197.0395 = 236.4474, p90 = 394.0790 + 0.8 x 197.0395 = 551.7106.
+    revenue = rows.loc["recovered_revenue"]
+    assert revenue[["low", "base", "high"]].tolist() == pytest.approx(
+        [236.4474, 394.0790, 551.7106], abs=1e-3)
+    # One-off sorted -800, -500, -500: p10 = -800 + 0.2 x 300 = -740, p90 = -500, mean -600.
+    assert rows.loc["one_off", ["low", "base", "high"]].tolist() == pytest.approx(
+        [-740.0, -600.0, -500.0])
+    # Fees -30 x 1.970395 = -59.1119 in every draw: no swing.
+    assert rows.loc["ip_fees", ["low", "high", "swing"]].tolist() == pytest.approx(
+        [-59.1119, -59.1119, 0.0], abs=1e-3)
+    # Base: mean NPV = -59.1119 + 394.0790 - 600 = -265.0329, the mean of the draws' NPVs.
+    net = sum(v for k, v in _three_draws().items() if k != "net")
+    assert table["result_base"].tolist() == pytest.approx([-265.0329] * 3, abs=1e-3)
+    assert table["result_base"].iloc[0] == pytest.approx(float(npv(annual, net).mean()))
+    # Revenue at p10: -265.0329 - 394.0790 + 236.4474 = -422.6645; at p90: -107.4013.
+    assert revenue[["result_at_low", "result_at_high"]].tolist() == pytest.approx(
+        [-422.6645, -107.4013], abs=1e-3)
+    assert revenue["swing"] == pytest.approx(315.2632, abs=1e-3)
+    # One-off: -265.0329 + 600 - 740 = -405.0329 and -265.0329 + 600 - 500 = -165.0329.
+    assert rows.loc["one_off", ["result_at_low", "result_at_high"]].tolist() == pytest.approx(
+        [-405.0329, -165.0329], abs=1e-3)
+    assert set(table["unit"]) == {"currency, present value"}
+
+
+def test_npv_tornado_discount_rate_row():
+    # Mean flows: -600 today, 200 - 30 = 170 in months 1 and 2. At 0%: -600 + 340 = -260.
+    # At 20% a year the monthly rate is 1.2 ** (1/12) - 1 = 1.530947%: factors 0.984921 and
+    # 0.970069, so -600 + 170 x 1.954990 = -267.6517.
+    table = F.npv_tornado(_three_draws(), 0.10, rate_range=(0.0, 0.20))
+    rate = table.set_index("input").loc["discount_rate"]
+    assert rate[["low", "base", "high"]].tolist() == [0.0, 0.10, 0.20]
+    assert rate["result_at_low"] == pytest.approx(-260.0)
+    assert rate["result_at_high"] == pytest.approx(-267.6517, abs=1e-3)
+    assert rate["unit"] == "decimal per year"
+
+
+def test_npv_tornado_reads_a_cash_flow_model_and_checks_its_input():
+    revenue = np.array([100.0, 300.0])  # one value per draw, every month from month 1
+    model = CashFlowModel("dedicated IP", months=3, draws=2).cost(ip_fees=30).benefit(
+        recovered_revenue=revenue)
+    table = F.npv_tornado(model.lines(), 0.0, interval=(0, 100))
+    # PVs at 0%: revenue 200 or 600 (mean 400), fees -60: base 340, revenue 140 to 540.
+    assert table.iloc[0][["input", "result_at_low", "result_at_high"]].tolist() == [
+        "recovered_revenue", 140.0, 540.0]
+    assert table["result_base"].iloc[0] == pytest.approx(model.npv(0.0).mean())
+    with pytest.raises(ValueError, match="interval"):
+        F.npv_tornado(model.lines(), 0.0, interval=(90, 10))
+    with pytest.raises(ValueError, match="no cash-flow line"):
+        F.npv_tornado({"net": np.ones(3)}, 0.0)
+    with pytest.raises(ValueError, match="same number of months"):
+        F.npv_tornado({"a": np.ones(3), "b": np.ones(4)}, 0.0)
+
+
 # --- break-even -----------------------------------------------------------------------------
 
 

@@ -121,3 +121,30 @@ def test_plots_a_real_estimate():
     assert len(ax.get_lines()) == table["mailbox_provider"].nunique()
     assert "90% intervals" in ax.get_title()
     plt.close(ax.figure)
+
+
+def test_notebooks_draw_with_the_public_plots_module():
+    """Notebooks use the public API only (DESIGN.md): figures come from
+    ``deliverability_econ.plots``, never from the private ``_plots_*`` modules behind it."""
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    from deliverability_econ import plots
+
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    assert "._plots" not in f".{node.module}", (
+                        f"{path.name} imports the private {node.module}")
+                    if node.module == "deliverability_econ.plots":
+                        missing = [a.name for a in node.names if not hasattr(plots, a.name)]
+                        assert not missing, f"{path.name}: plots has no {missing}"
+                elif isinstance(node, ast.Import):
+                    assert not any("._plots" in a.name for a in node.names), path.name

@@ -11,12 +11,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from deliverability_econ import plots  # noqa: E402
 from deliverability_econ._plots_scenarios import (  # noqa: E402
     plot_break_even,
     plot_npv_distribution,
+    plot_npv_tornado,
     plot_placement_trajectories,
     plot_tornado,
 )
+from deliverability_econ.finance import npv_tornado  # noqa: E402
 from deliverability_econ.scenarios import (  # noqa: E402
     break_even_messages_per_month,
     compare_options,
@@ -81,6 +84,32 @@ def test_tornado_with_an_infinite_swing():
     assert [t.get_text() for t in ax.get_yticklabels()] == list(table["input"])
     assert any(t.get_text() == "never" for t in ax.texts)
     assert all(np.isfinite(p.get_width()) for p in ax.patches)
+
+
+def test_npv_tornado_bars_span_the_table(comparison):
+    result = comparison.results["dedicated_ip"]
+    table = npv_tornado(result.cash_flows, result.discount_rate, rate_range=(0.05, 0.15))
+    ax = plots.plot_npv_tornado(table, currency="USD", max_inputs=None)
+    assert plots.plot_npv_tornado is plot_npv_tornado
+    assert ax.get_xscale() == "linear" and ax.get_xlabel() == "NPV [USD]"
+    # Two bars per input, each from the mean NPV to the NPV at the input's low or high.
+    assert len(ax.patches) == 2 * len(table)
+    base = table["result_base"].iloc[0]
+    ends = sorted(p.get_x() + p.get_width() for p in ax.patches)
+    np.testing.assert_allclose(ends, sorted([*table["result_at_low"], *table["result_at_high"]]))
+    assert all(p.get_x() == pytest.approx(base) for p in ax.patches)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "discount rate" in labels and "recovered revenue" in labels
+
+
+def test_npv_tornado_shows_the_largest_swings_only():
+    lines = {"ip_fees": np.array([[0.0, -30, -30]] * 2),
+             "one_off": np.array([[-500.0, 0, 0], [-800.0, 0, 0]]),
+             "recovered_revenue": np.array([[0.0, 100, 100], [0.0, 300, 300]])}
+    ax = plot_npv_tornado(npv_tornado(lines, 0.0, interval=(0, 100)), max_inputs=2)
+    # Swings: revenue 600 - 200 = 400, one-off 300, fees 0 (left out).
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["recovered revenue",
+                                                            "one-off set-up"]
 
 
 def test_break_even_curve():

@@ -7,6 +7,7 @@ draws, so that the whole module runs in well under a minute.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import math
@@ -20,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from deliverability_econ import read_events
+from deliverability_econ import finance, read_events
 from deliverability_econ.report import (
     SUMMARY_KEYS,
     analyze,
@@ -28,6 +29,8 @@ from deliverability_econ.report import (
     format_money,
     format_percent,
     generate_report,
+    option_label,
+    option_to_draw,
     write_report,
 )
 from deliverability_econ.report.summary import (
@@ -178,7 +181,10 @@ def test_no_recipient_address_reaches_the_report(report):
         addresses = set(EMAIL.findall(handle.read()))
     assert len(addresses) > 100  # the sample's recipients (320) are in the raw log
     html = paths["html"].read_text(encoding="utf-8")
-    assert "@" not in html
+    # No "@" outside the template's own style sheet (whose only one is a @media rule).
+    style = re.search(r"<style>.*?</style>", html, re.S).group(0)
+    assert style.count("@") == style.count("@media")
+    assert "@" not in html.replace(style, "")
     assert "@" not in paths["summary"].read_text(encoding="utf-8")
     _, text = pdf_text(paths["pdf"])
     assert not addresses & set(EMAIL.findall(text))
@@ -226,6 +232,102 @@ def test_a_missing_section_says_why(tmp_path):
     html = paths["html"].read_text(encoding="utf-8")
     assert reason in html
     assert json.loads(paths["summary"].read_text())["options"] == []
+
+
+def _staying_summary() -> dict:
+    """The sample's situation: nothing pays at its volume, the report says to stay."""
+    return _crafted_summary() | {
+        "options": [
+            {"name": "shared_relay", "npv": {"p10": 0.0, "p50": 0.0, "p90": 0.0},
+             "p_npv_positive": 0.0, "payback_months": 0.0},
+            {"name": "dedicated_ip", "npv": {"p10": -77_730.0, "p50": -53_516.0,
+                                             "p90": -37_275.0},
+             "p_npv_positive": 0.0, "payback_months": None},
+            {"name": "platform_sending", "npv": {"p10": -49_994.0, "p50": -32_102.0,
+                                                 "p90": -20_359.0},
+             "p_npv_positive": 0.02, "payback_months": None}],
+        "recommended_option": "shared_relay",
+        "break_even_messages_per_month": 100_374.0}
+
+
+def test_staying_on_the_baseline_reads_as_a_decision(tmp_path):
+    decision = {"baseline": "shared_relay", "messages_per_month": 1087.4}
+    paths = write_report(_staying_summary(), {}, tmp_path, decision=decision)
+    html = paths["html"].read_text(encoding="utf-8")
+    card = html[html.index('id="recommended-option"'):html.index('id="top-risk-signals"')]
+    assert "Stay on Shared relay" in card
+    # The alternatives with their medians and chances, not the baseline's zeros.
+    for label, npv, chance in (("Dedicated IP", "-$53,516", "0.0%"),
+                               ("Platform sending", "-$32,102", "2.0%")):
+        assert re.search(rf"{label}</td><td class=\"num\">{re.escape(npv)}</td>\s*"
+                         rf"<td class=\"num\">{re.escape(chance)}", card)
+    assert "Net present value (median)" not in card and "$0 to $0" not in card
+    assert "at least a 50% chance" in card  # scenarios.RECOMMEND_MIN_P_POSITIVE
+    assert ("above 100,374 messages per month; these logs show about 1,087 a month"
+            in " ".join(card.split()))
+    # The full table marks today's setup.
+    assert "Shared relay (today)" in html
+    pytest.importorskip("pypdf")
+    _, text = pdf_text(paths["pdf"])
+    assert "Stay on Shared relay" in text and "-$53,516" in text
+
+
+def test_a_recommended_change_shows_its_numbers(tmp_path):
+    summary = _staying_summary() | {"recommended_option": "platform_sending"}
+    summary["options"][2]["p_npv_positive"] = 0.8
+    paths = write_report(summary, {}, tmp_path, decision={"baseline": "shared_relay"})
+    html = paths["html"].read_text(encoding="utf-8")
+    card = html[html.index('id="recommended-option"'):html.index('id="top-risk-signals"')]
+    assert '<div class="big">Platform sending</div>' in card
+    assert "-$49,994 to -$20,359" in card and "80.0%" in card and "Stay on" not in card
+
+
+def test_option_labels():
+    assert option_label("shared_relay") == "Shared relay"
+    assert option_label("dedicated_ip_ses") == "Dedicated IP SES"
+    assert option_label("optimized_stack") == "Optimized stack"
+    # Names that are not identifiers are shown as given (escaped by the template).
+    assert option_label(EVIL) == EVIL
+    assert option_label("Dedicated pool B") == "Dedicated pool B"
+
+
+def test_the_npv_tornado_is_the_drawn_option_s(three_weeks, tmp_path):
+    events, meta = three_weeks
+    analysis = analyze(events, meta, n_draws=100, placement_freq="M", random_state=0)
+    drawn = option_to_draw(analysis.options)
+    assert drawn is not None and analysis.decision["tornado_option"] == drawn.name
+    expected = finance.npv_tornado(drawn.cash_flows, drawn.discount_rate,
+                                   rate_range=(drawn.discount_rate - 0.05,
+                                               drawn.discount_rate + 0.05))
+    pd.testing.assert_frame_equal(analysis.npv_tornado, expected)
+    assert analysis.npv_tornado.attrs["option"] == drawn.name
+    assert analysis.decision["baseline"] == analysis.options.baseline
+    # The sender's volume: its messages over the three weeks, per month.
+    assert 0 < analysis.decision["messages_per_month"]
+    assert "report.npv_tornado.discount_rate_swing" in set(analysis.assumptions["key"])
+
+    paths = write_report(analysis.summary, {}, tmp_path,
+                         tables={"npv_tornado": analysis.npv_tornado},
+                         decision=analysis.decision)
+    html = paths["html"].read_text(encoding="utf-8")
+    top = analysis.npv_tornado.iloc[0]
+    low, high = sorted((top["result_at_low"], top["result_at_high"]))
+    assert (f"The NPV of {option_label(drawn.name)} moves most with" in " ".join(html.split()))
+    assert f"from {format_money(low)} to {format_money(high)}" in html
+
+
+def test_pdf_fonts_follow_the_text(tmp_path):
+    """Latin text: the reader's own Helvetica, nothing embedded; other scripts: DejaVu Sans
+    embedded. Both extract."""
+    latin = write_report(_crafted_summary(), {}, tmp_path / "latin")["pdf"].read_bytes()
+    assert b"/BaseFont /Helvetica" in latin and b"/FontFile2" not in latin
+    cyrillic = _crafted_summary()
+    cyrillic["placement"][0]["mailbox_provider"] = "Почта"
+    paths = write_report(cyrillic, {}, tmp_path / "cyrillic")
+    data = paths["pdf"].read_bytes()
+    assert b"DejaVuSans" in data and b"/FontFile2" in data
+    pytest.importorskip("pypdf")
+    assert "Почта" in pdf_text(paths["pdf"])[1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,25 +437,234 @@ def test_numbers_are_formatted_for_people():
 # --------------------------------------------------------------------------------------------
 # Headless browser
 # --------------------------------------------------------------------------------------------
+#
+# Chromium is driven over the DevTools protocol (a websocket; tornado's client, which the
+# test environment has through ipykernel and dask.distributed): the page's Network domain
+# reports every request the page makes, Log and Runtime report console errors and
+# exceptions, and Page takes the screenshot. Chromium is told not to reach anything: no
+# background networking, no component updates, no proxy, and every host name resolves to
+# nothing, so even a request that slipped through could not leave the machine.
+
+FIRST_SCREEN = (1280, 800)  # [CSS pixels] a laptop's browser window
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--disable-extensions", "--disable-default-apps",
+                  "--no-default-browser-check", "--disable-quic", "--no-proxy-server",
+                  "--host-resolver-rules=MAP * ~NOTFOUND", "--remote-debugging-port=0",
+                  "--remote-debugging-address=127.0.0.1")
+#: URL schemes a self-contained page may load: itself and its embedded charts.
+LOCAL_SCHEMES = ("file:", "data:", "about:")
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(),
-                    reason="Chromium is not installed at /usr/bin/chromium (make test installs "
-                           "it where it can)")
-def test_report_renders_in_a_headless_browser(report, tmp_path):
+def chromium_path() -> Path | None:
+    found = shutil.which("chromium") or (str(CHROMIUM) if CHROMIUM.exists() else None)
+    return Path(found) if found else None
+
+
+class _DevTools:
+    """The few DevTools-protocol calls the test needs, over one page's websocket."""
+
+    def __init__(self, connection, timeout: float):
+        self.connection = connection
+        self.timeout = timeout
+        self.events: list[dict] = []
+        self.last_id = 0
+
+    async def _receive(self, timeout: float) -> dict:
+        import asyncio
+
+        message = await asyncio.wait_for(self.connection.read_message(), timeout)
+        if message is None:
+            raise RuntimeError("Chromium closed the DevTools connection")
+        return json.loads(message)
+
+    async def call(self, method: str, **params) -> dict:
+        self.last_id += 1
+        call_id = self.last_id
+        await self.connection.write_message(json.dumps({"id": call_id, "method": method,
+                                                        "params": params}))
+        while True:
+            message = await self._receive(self.timeout)
+            if message.get("id") == call_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            if "method" in message:
+                self.events.append(message)
+
+    async def wait_for(self, predicate, timeout: float) -> bool:
+        """Read events until one satisfies ``predicate`` (True) or ``timeout`` passes."""
+        import asyncio
+        import time
+
+        if any(predicate(event) for event in self.events):
+            return True
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                message = await self._receive(left)
+            except TimeoutError:
+                return False
+            if "method" in message:
+                self.events.append(message)
+                if predicate(message):
+                    return True
+        await asyncio.sleep(0)
+        return False
+
+
+def open_in_chromium(chromium: Path, url: str, profile: Path, screenshot: Path,
+                     timeout: float = 90.0) -> dict:
+    """Load ``url`` in headless Chromium and report what the page did.
+
+    Returns
+    -------
+    dict
+        ``text``: the rendered text (``innerText``: what a reader sees); ``first_screen``:
+        the ids of the summary cards whose top edge is on the first screen; ``requests``:
+        every URL the page requested; ``errors``: console errors, exceptions and failed
+        loads; ``screenshot``: the PNG of the first screen.
+    """
+    import asyncio
+    import time
+    import urllib.request
+
+    from tornado.websocket import websocket_connect
+
+    profile.mkdir(parents=True, exist_ok=True)
+    log = (profile.parent / "chromium.log").open("wb")
+    process = subprocess.Popen([str(chromium), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                                "about:blank"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + timeout
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("Chromium did not start its DevTools server; see "
+                                   f"{profile.parent / 'chromium.log'}")
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        # Straight to the local DevTools server, whatever proxy the environment names.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://127.0.0.1:{port}/json/list", timeout=timeout) as response:
+            targets = json.load(response)
+        page = next(t for t in targets if t.get("type") == "page")
+
+        async def drive() -> dict:
+            connection = await websocket_connect(page["webSocketDebuggerUrl"],
+                                                 max_message_size=64 * 2**20)
+            tools = _DevTools(connection, timeout)
+            try:
+                for domain in ("Network", "Log", "Runtime", "Page"):
+                    await tools.call(f"{domain}.enable")
+                await tools.call("Page.setLifecycleEventsEnabled", enabled=True)
+                await tools.call("Emulation.setDeviceMetricsOverride", width=FIRST_SCREEN[0],
+                                 height=FIRST_SCREEN[1], deviceScaleFactor=1, mobile=False)
+                await tools.call("Page.navigate", url=url)
+                loaded = await tools.wait_for(
+                    lambda e: e["method"] == "Page.loadEventFired", timeout)
+                assert loaded, f"the page did not finish loading within {timeout} s"
+                # Anything the page would fetch late shows up before the network goes idle.
+                await tools.wait_for(lambda e: e["method"] == "Page.lifecycleEvent"
+                                     and e["params"].get("name") == "networkIdle", 5.0)
+                text = await tools.call("Runtime.evaluate",
+                                        expression="document.body.innerText",
+                                        returnByValue=True)
+                on_first_screen = await tools.call(
+                    "Runtime.evaluate", returnByValue=True,
+                    expression="Array.from(document.querySelectorAll('#summary .card'))"
+                               ".filter(e => e.getBoundingClientRect().top < innerHeight)"
+                               ".map(e => e.id)")
+                shot = await tools.call("Page.captureScreenshot", format="png")
+            finally:
+                connection.close()
+            return {"text": text["result"]["value"],
+                    "first_screen": on_first_screen["result"]["value"],
+                    "events": tools.events, "png": base64.b64decode(shot["data"])}
+
+        result = asyncio.run(drive())
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+    screenshot.write_bytes(result.pop("png"))
+    requests, errors = [], []
+    for event in result.pop("events"):
+        method, params = event["method"], event.get("params", {})
+        if method == "Network.requestWillBeSent":
+            requests.append(params["request"]["url"])
+        elif method == "Network.loadingFailed":
+            errors.append(f"failed load: {params.get('errorText')}")
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            errors.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}")
+        elif method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
+            errors.append("console: " + " ".join(str(a.get("value", a.get("description")))
+                                                 for a in params.get("args", [])))
+        elif method == "Runtime.exceptionThrown":
+            errors.append(f"exception: {params['exceptionDetails'].get('text')}")
+    return {**result, "requests": requests, "errors": errors, "screenshot": screenshot}
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    path = chromium_path()
+    if path is None:
+        pytest.skip("Chromium is not installed (no `chromium` on PATH, no /usr/bin/chromium) "
+                    "and `make test` could not install it: it runs apt-get install chromium "
+                    "where it has root and a package mirror")
+    pytest.importorskip("tornado.websocket", reason="tornado (the DevTools client) is missing")
+    return path
+
+
+def test_report_renders_in_a_headless_browser(report, chromium, tmp_path, capsys):
     paths, summary = report
-    flags = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
-    url = paths["html"].resolve().as_uri()
-    screenshot = tmp_path / "report.png"
-    subprocess.run(flags + [f"--screenshot={screenshot}", "--window-size=1280,2000", url],
-                   check=True, capture_output=True, timeout=120)
-    assert screenshot.exists() and screenshot.stat().st_size > 10_000
-    dom = subprocess.run(flags + ["--dump-dom", url], check=True, capture_output=True,
-                         text=True, timeout=120).stdout
+    screenshot = tmp_path / "report_first_screen.png"
+    page = open_in_chromium(chromium, paths["html"].resolve().as_uri(), tmp_path / "profile",
+                            screenshot)
+    with capsys.disabled():
+        print(f"\nreport.html first screen ({FIRST_SCREEN[0]}x{FIRST_SCREEN[1]}): {screenshot}")
+
+    # Nothing but the page itself and its embedded charts, and no error.
+    outside = [url for url in page["requests"] if not url.startswith(LOCAL_SCHEMES)]
+    assert outside == []
+    assert page["requests"][0] == paths["html"].resolve().as_uri()
+    assert page["errors"] == []
+
+    # The summary numbers are rendered text, not just markup.
+    text = page["text"]
     risk = summary["revenue_at_risk_per_month"]
-    assert format_money(risk["p50"], "USD") in dom
-    gmail = next(r for r in summary["placement"] if r["mailbox_provider"] == "gmail")
-    assert format_percent(gmail["inbox_rate"]) in dom
-    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+    for key in ("p10", "p50", "p90"):
+        assert format_money(risk[key], "USD") in text
+    for row in summary["placement"]:
+        assert format_percent(row["inbox_rate"]) in text
+        assert f"{format_percent(row['inbox_low'])} to {format_percent(row['inbox_high'])}" in text
+    for option in summary["options"]:  # the recommendation, or the alternatives to staying
+        assert format_money(option["npv"]["p50"], "USD") in text
+    assert format_count(summary["data_quality"]["records_read"]) in text
+    # The whole summary is on the first screen: where mail lands, the money at risk, the
+    # recommendation and the top risk signals.
+    assert set(page["first_screen"]) == {"placement", "revenue-at-risk", "recommended-option",
+                                         "top-risk-signals"}
+
+    assert screenshot.read_bytes().startswith(b"\x89PNG")
+    assert screenshot.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_the_browser_check_catches_requests_and_errors(chromium, tmp_path):
+    """The checks above can fail: a page that fetches from a host and logs an error."""
+    page_file = tmp_path / "leaky.html"
+    page_file.write_text("<!DOCTYPE html><html><body><p>leaky</p>"
+                         '<img src="https://tracker.example.com/pixel.png">'
+                         "<script>console.error('boom')</script></body></html>",
+                         encoding="utf-8")
+    page = open_in_chromium(chromium, page_file.as_uri(), tmp_path / "profile",
+                            tmp_path / "leaky.png")
+    assert "https://tracker.example.com/pixel.png" in page["requests"]
+    assert any("boom" in error for error in page["errors"])
+    assert any("failed load" in error for error in page["errors"])  # it could not resolve
+    assert "leaky" in page["text"]

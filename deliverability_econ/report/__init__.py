@@ -8,8 +8,10 @@
 
 The first screen is a one-page summary (placement per mailbox provider with intervals, money
 at risk per month with its range, the recommended option with NPV, payback and the
-probability that it pays off, the top risk signals); then the charts, the assumptions with
-their sources, and data quality.
+probability that it pays off (or, when nothing pays, the alternatives and why), the top risk
+signals); then the charts (among them the NPV tornado of
+:func:`deliverability_econ.finance.npv_tornado`), the assumptions with their sources, and data
+quality.
 """
 
 from __future__ import annotations
@@ -21,15 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from .._random import RandomState
+from ._timing import timed
 from .render import (
     DEFAULT_TITLE,
     format_count,
     format_money,
     format_percent,
+    option_label,
     report_content,
     write_report,
 )
 from .summary import (
+    NPV_TORNADO_RATE_SWING,
     SUMMARY_KEYS,
     ReportAnalysis,
     ReportWarning,
@@ -37,6 +42,7 @@ from .summary import (
     assumptions_table,
     build_summary,
     load_config,
+    option_to_draw,
 )
 
 __all__ = [
@@ -51,6 +57,8 @@ __all__ = [
     "format_percent",
     "generate_report",
     "load_config",
+    "option_label",
+    "option_to_draw",
     "report_content",
     "report_figures",
     "write_report",
@@ -78,6 +86,7 @@ def generate_report(
     salt: str | bytes | None = None,
     random_state: RandomState = 0,
     title: str = DEFAULT_TITLE,
+    timings: dict[str, dict[str, float]] | None = None,
     **options: Any,
 ) -> dict[str, Path]:
     """Read logs, run the models, draw the charts and write the report.
@@ -101,6 +110,11 @@ def generate_report(
     random_state : None, int or numpy.random.Generator
         Seeds every Monte Carlo (default 0: the same logs give the same report).
     title : str
+    timings : dict, optional
+        Filled with the wall and CPU time of each step, step -> ``{"wall", "cpu"}``
+        [seconds]: ``read``, ``calibration``, the analysis steps
+        (:attr:`ReportAnalysis.timings`), ``figures``, then ``png``, ``json``, ``html``,
+        ``pdf`` (:func:`write_report`).
     **options
         Passed to :func:`analyze` (``n_draws``, ``placement_freq``, ``signal_scopes``).
 
@@ -113,18 +127,26 @@ def generate_report(
 
     from ..io import read_events
 
-    events, meta = read_events(logs, format=format, salt=salt)
-    calibration = _read_calibration(seed_tests=seed_tests, postmaster=postmaster, snds=snds)
+    timings = {} if timings is None else timings
+    with timed(timings, "read"):
+        events, meta = read_events(logs, format=format, salt=salt)
+    with timed(timings, "calibration"):
+        calibration = _read_calibration(seed_tests=seed_tests, postmaster=postmaster, snds=snds)
     analysis = analyze(events, meta, config=config, random_state=random_state,
                        **calibration, **options)
-    figures = report_figures(analysis)
+    timings.update(analysis.timings)
+    with timed(timings, "figures"):
+        figures = report_figures(analysis)
     try:
         return write_report(
             analysis.summary, figures, out_dir,
             tables={"assumptions": analysis.assumptions,
-                    **({"signals": analysis.signals} if analysis.signals is not None else {})},
+                    **({"signals": analysis.signals} if analysis.signals is not None else {}),
+                    **({"npv_tornado": analysis.npv_tornado}
+                       if analysis.npv_tornado is not None else {})},
             notes=analysis.notes, currency=analysis.currency, period=analysis.period,
-            title=title, model_warnings=analysis.warnings,
+            title=title, model_warnings=analysis.warnings, decision=analysis.decision,
+            timings=timings,
         )
     finally:
         for figure in figures.values():
@@ -140,20 +162,29 @@ def report_figures(analysis: ReportAnalysis) -> dict[str, Any]:
     import matplotlib
 
     figures: dict[str, Any] = {}
-    plans: list[tuple[str, str, tuple[str, ...], Any]] = [
+    drawn = option_to_draw(analysis.options)
+    tornado_option = analysis.decision.get("tornado_option")
+    plans: list[tuple[str, str, tuple[str, ...], Any, dict[str, Any]]] = [
         ("chart_placement", "Where mail lands, period by period (inbox share of mail sent, "
-         "90% interval)", ("plot_placement",), analysis.placement_periods),
+         "90% interval)", ("plot_placement",), analysis.placement_periods, {}),
         ("chart_revenue", "Revenue at risk per month (p50, p10 to p90 band)",
-         ("plot_revenue_at_risk",), analysis.revenue),
-        ("chart_options", "Infrastructure options: net present value",
+         ("plot_revenue_at_risk",), analysis.revenue, {}),
+        ("chart_options", "Infrastructure options: net present value"
+         + (f" of {option_label(drawn.name)}" if hasattr(drawn, "name") else ""),
          ("plot_options", "plot_compare_options", "plot_npv_distribution", "plot_npv"),
-         _option_to_draw(analysis.options)),
-        ("chart_signals", "Risk signals over time", ("plot_risk_timeline",), analysis.signals),
+         drawn if getattr(analysis.options, "results", None) else analysis.options, {}),
+        ("chart_npv_tornado", "What moves the NPV"
+         + (f" of {option_label(tornado_option)}" if tornado_option else "")
+         + ": each cash-flow line from its p10 to its p90, the discount rate "
+           f"{100 * NPV_TORNADO_RATE_SWING:.0f} points either side",
+         ("plot_npv_tornado",), analysis.npv_tornado, {"currency": analysis.currency}),
+        ("chart_signals", "Risk signals over time", ("plot_risk_timeline",), analysis.signals,
+         {}),
         ("chart_health", "Health checks against published thresholds",
-         ("plot_health_dashboard",), analysis.health),
+         ("plot_health_dashboard",), analysis.health, {}),
     ]
     with matplotlib.rc_context({"figure.max_open_warning": 0}):
-        for key, caption, names, data in plans:
+        for key, caption, names, data, keywords in plans:
             if data is None:
                 analysis.notes.setdefault(key, f"{caption}: not available: no results to draw")
                 continue
@@ -166,7 +197,7 @@ def report_figures(analysis: ReportAnalysis) -> dict[str, Any]:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    axes = function(data)
+                    axes = function(data, **keywords)
             except Exception as error:  # one chart failing must not lose the report
                 analysis.notes[key] = (f"{caption}: not available: {type(error).__name__}: "
                                        f"{error}")
@@ -216,19 +247,3 @@ def _read_calibration(**sources: Any) -> dict[str, Any]:
         else:
             out[name], _ = readers[name](source)
     return out
-
-
-def _option_to_draw(comparison: Any) -> Any:
-    """The option whose NPV distribution the report draws: the recommended one, or, when the
-    recommendation is to stay on the baseline, the alternative with the highest median NPV."""
-    results = getattr(comparison, "results", None)
-    if not results:
-        return comparison
-    recommended = getattr(comparison, "recommended_option", None)
-    baseline = getattr(comparison, "baseline", None)
-    if recommended in results and recommended != baseline:
-        return results[recommended]
-    alternatives = [r for name, r in results.items() if name != baseline]
-    if not alternatives:
-        return None
-    return max(alternatives, key=lambda r: r.npv_percentiles["p50"])

@@ -3,9 +3,10 @@
 The HTML is one self-contained file: CSS inline, charts embedded as base64 PNG, no request to
 any other host, every string that came from data escaped by Jinja2's autoescape. The PDF has
 the same content laid out with matplotlib's :class:`~matplotlib.backends.backend_pdf.PdfPages`
-(no browser needed), with TrueType (Type 42) fonts so that its text can be searched and
-extracted. Numbers are formatted for people: percentages with one decimal, money with
-thousands separators.
+(no browser needed), with text that can be searched and extracted: in the standard Helvetica
+of every PDF reader when the report's text fits its encoding, else in an embedded TrueType
+(Type 42) DejaVu Sans. Numbers are formatted for people: percentages with one decimal, money
+with thousands separators.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from ._timing import timed
 
 #: Title of the report.
 DEFAULT_TITLE = "Email deliverability: executive report"
@@ -90,6 +95,22 @@ def format_months(months: Any) -> str:
     return f"{value:.0f} months" if value == round(value) else f"{value:.1f} months"
 
 
+#: Words written in capitals in option names.
+_OPTION_ACRONYMS = {"ip": "IP", "ips": "IPs", "ses": "SES", "esp": "ESP", "smtp": "SMTP",
+                    "dmarc": "DMARC"}
+
+
+def option_label(name: Any) -> str:
+    """How an infrastructure option is named for people: ``"dedicated_ip_ses"`` ->
+    ``"Dedicated IP SES"``; a name that is not an identifier is kept as it is."""
+    text = str(name)
+    if not text.replace("_", "").isalnum() or not text.islower():
+        return text
+    words = [_OPTION_ACRONYMS.get(word, word) for word in text.split("_")]
+    words[0] = words[0][:1].upper() + words[0][1:]
+    return " ".join(words)
+
+
 def format_date(value: Any) -> str:
     """``"2026-08-31"`` -> ``"31 Aug 2026"``."""
     try:
@@ -132,9 +153,14 @@ def report_content(
     period: tuple[Any, Any] | None = None,
     title: str = DEFAULT_TITLE,
     model_warnings: Sequence[str] = (),
+    decision: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the report says, formatted for people; the HTML template and the PDF layout
-    both read this dict, so the two documents show the same numbers."""
+    both read this dict, so the two documents show the same numbers.
+
+    ``decision`` (:attr:`~deliverability_econ.report.ReportAnalysis.decision`) names the
+    baseline, so that a recommendation to stay reads as one, the sender's volume
+    [messages/month] and the option of the NPV tornado (``tables["npv_tornado"]``)."""
     from .. import __version__
     from .summary import top_signals
 
@@ -160,9 +186,13 @@ def report_content(
         "p90": format_money(risk.get("p90"), currency),
     }
 
+    decision = dict(decision or {})
+    baseline = decision.get("baseline")
     options = [
         {
             "name": row["name"],
+            "label": option_label(row["name"]),
+            "is_baseline": row["name"] == baseline,
             "npv_p50": format_money(row["npv"]["p50"], currency),
             "npv_range": f"{format_money(row['npv']['p10'], currency)} to "
                          f"{format_money(row['npv']['p90'], currency)}",
@@ -173,7 +203,12 @@ def report_content(
         for row in summary.get("options") or []
     ]
     recommended = next((row for row in options if row["recommended"]), None)
+    # Staying on the baseline: the alternatives and why none is recommended.
+    stay = recommended is not None and recommended["is_baseline"]
+    alternatives = [row for row in options if not row["is_baseline"]]
     break_even = summary.get("break_even_messages_per_month")
+    volume = _finite(decision.get("messages_per_month"))
+    sensitivity = _sensitivity(tables.get("npv_tornado"), currency)
 
     signals_table = tables.get("signals")
     if signals_table is None:
@@ -216,7 +251,12 @@ def report_content(
         "revenue": revenue,
         "options": options,
         "recommended": recommended,
+        "stay": stay,
+        "alternatives": alternatives,
+        "min_p_positive": _whole_percent(_recommend_min_p_positive()),
         "break_even": None if break_even is None else format_count(break_even),
+        "messages_per_month": None if volume is None else format_count(volume),
+        "sensitivity": sensitivity,
         "top_signals": top,
         "signals": signals,
         "signal_count": len(signals),
@@ -226,6 +266,33 @@ def report_content(
         "notes": notes,
         "titles": SECTION_TITLES,
     }
+
+
+def _whole_percent(fraction: Any) -> str:
+    value = _finite(fraction)
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def _recommend_min_p_positive() -> float | None:
+    try:
+        from ..scenarios import RECOMMEND_MIN_P_POSITIVE
+    except ImportError:
+        return None
+    return RECOMMEND_MIN_P_POSITIVE
+
+
+def _sensitivity(table: pd.DataFrame | None, currency: str) -> dict[str, str] | None:
+    """The input that moves the NPV most (first row of an NPV tornado), for one sentence."""
+    from .._plots_scenarios import NPV_INPUT_LABELS
+
+    if table is None or table.empty or not _finite(table["swing"].iloc[0]):
+        return None
+    top = table.iloc[0]
+    low, high = sorted((top["result_at_low"], top["result_at_high"]))
+    name = str(top["input"])
+    return {"option": option_label(table.attrs.get("option", "")),
+            "input": NPV_INPUT_LABELS.get(name, name.replace("_", " ")),
+            "low": format_money(low, currency), "high": format_money(high, currency)}
 
 
 def _signal(record: Mapping[str, Any]) -> dict[str, str]:
@@ -278,6 +345,8 @@ def write_report(
     period: tuple[Any, Any] | None = None,
     title: str = DEFAULT_TITLE,
     model_warnings: Sequence[str] = (),
+    decision: Mapping[str, Any] | None = None,
+    timings: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, Path]:
     """Write ``report.html``, ``report.pdf`` and ``summary.json`` into ``out_dir``.
 
@@ -302,6 +371,13 @@ def write_report(
     title : str
     model_warnings : sequence of str
         Shown with the data quality.
+    decision : mapping, optional
+        ``baseline``, ``messages_per_month``, ``tornado_option``
+        (:attr:`~deliverability_econ.report.ReportAnalysis.decision`); with ``tables``
+        ``"npv_tornado"`` (:func:`~deliverability_econ.finance.npv_tornado`).
+    timings : dict, optional
+        Filled with the wall and CPU time of each step (``png``, ``json``, ``html``,
+        ``pdf``): step -> ``{"wall", "cpu"}`` [seconds].
 
     Returns
     -------
@@ -310,16 +386,21 @@ def write_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    content = report_content(summary, notes=notes, tables=tables, currency=currency,
-                             period=period, title=title, model_warnings=model_warnings)
-    images = [(caption, _png(figure)) for caption, figure in (figures or {}).items()]
+    with timed(timings, "png"):
+        content = report_content(summary, notes=notes, tables=tables, currency=currency,
+                                 period=period, title=title, model_warnings=model_warnings,
+                                 decision=decision)
+        images = [(caption, _png(figure)) for caption, figure in (figures or {}).items()]
 
     paths = {"html": out / "report.html", "pdf": out / "report.pdf",
              "summary": out / "summary.json"}
-    paths["summary"].write_text(json.dumps(summary, indent=2, ensure_ascii=False,
-                                           allow_nan=False) + "\n", encoding="utf-8")
-    paths["html"].write_text(render_html(content, images), encoding="utf-8")
-    write_pdf(content, images, paths["pdf"])
+    with timed(timings, "json"):
+        paths["summary"].write_text(json.dumps(summary, indent=2, ensure_ascii=False,
+                                               allow_nan=False) + "\n", encoding="utf-8")
+    with timed(timings, "html"):
+        paths["html"].write_text(render_html(content, images), encoding="utf-8")
+    with timed(timings, "pdf"):
+        write_pdf(content, images, paths["pdf"])
     return paths
 
 
@@ -447,7 +528,8 @@ class _PdfLayout:
         self.paragraph(caption, size=10, weight="bold")
         axes = self.figure.add_axes([_PDF_MARGIN / _PDF_PAGE[0], (self.y - height) / _PDF_PAGE[1],
                                      width / _PDF_PAGE[0], height / _PDF_PAGE[1]])
-        axes.imshow(image, interpolation="lanczos")
+        # "none": the PNG goes into the PDF as it is, not resampled; readers scale it.
+        axes.imshow(image, interpolation="none")
         axes.set_axis_off()
         self.y -= height + 0.25
 
@@ -467,8 +549,10 @@ def write_pdf(content: Mapping[str, Any], images: Sequence[tuple[str, bytes]],
 
     titles = content["titles"]
     notes = content["notes"]
-    with matplotlib.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}), \
-            PdfPages(path, metadata={"Title": content["title"], "Creator": "deliverability_econ",
+    # matplotlib logs that Helvetica's metrics are "medium", not "normal": expected, not news.
+    font_log = logging.getLogger("matplotlib.font_manager")
+    with matplotlib.rc_context(_pdf_fonts(content, [caption for caption, _ in images])), \
+            _log_level(font_log, logging.ERROR), PdfPages(path, metadata={"Title": content["title"], "Creator": "deliverability_econ",
                                      "Producer": "deliverability_econ"}) as pdf:
         layout = _PdfLayout(pdf, f"{content['title']}, {content['period']}")
         layout.new_page()
@@ -494,14 +578,30 @@ def write_pdf(content: Mapping[str, Any], images: Sequence[tuple[str, bytes]],
 
         layout.heading(titles["options"], size=12)
         recommended = content["recommended"]
-        if recommended:
+        if recommended and not content["stay"]:
             layout.paragraph(
-                f"{recommended['name']}: NPV {recommended['npv_p50']} (likely between "
+                f"{recommended['label']}: NPV {recommended['npv_p50']} (likely "
                 f"{recommended['npv_range']}); payback {recommended['payback']}; probability "
                 f"it pays off {recommended['p_positive']}.", size=10)
+        elif recommended:
+            rule = ("" if content["min_p_positive"] == "n/a" else
+                    f": none has a positive median NPV and at least a "
+                    f"{content['min_p_positive']} chance of a positive NPV")
+            layout.paragraph(f"Stay on {recommended['label']}. No change pays off{rule}.",
+                             size=10)
+            if content["alternatives"]:
+                layout.table(["Instead", "NPV (median)", "Probability it pays off"],
+                             [[o["label"], o["npv_p50"], o["p_positive"]]
+                              for o in content["alternatives"]], [3.0, 1.6, 2.0])
         if content["break_even"]:
+            volume = (f"; these logs show about {content['messages_per_month']} a month"
+                      if content["messages_per_month"] else "")
             layout.paragraph(f"A dedicated IP beats the shared pool above "
-                             f"{content['break_even']} messages per month.")
+                             f"{content['break_even']} messages per month{volume}.")
+        if content["sensitivity"]:
+            top = content["sensitivity"]
+            layout.paragraph(f"The NPV of {top['option']} moves most with {top['input']}: "
+                             f"from {top['low']} to {top['high']} (tornado in the charts).")
         for key in ("options", "recommended_option", "break_even_messages_per_month"):
             _pdf_note(layout, notes, key)
 
@@ -526,8 +626,9 @@ def write_pdf(content: Mapping[str, Any], images: Sequence[tuple[str, bytes]],
             layout.heading(titles["all_options"])
             layout.table(["Option", "NPV (median)", "NPV p10 to p90", "Pays off",
                           "Payback"],
-                         [[o["name"], o["npv_p50"], o["npv_range"], o["p_positive"],
-                           o["payback"]] for o in content["options"]],
+                         [[o["label"] + (" (today)" if o["is_baseline"] else ""),
+                           o["npv_p50"], o["npv_range"], o["p_positive"], o["payback"]]
+                          for o in content["options"]],
                          [2.2, 1.2, 2.2, 0.9, 1.3])
 
         if content["signals"]:
@@ -551,6 +652,50 @@ def write_pdf(content: Mapping[str, Any], images: Sequence[tuple[str, bytes]],
             layout.paragraph(warning, size=8, color="#444444")
         layout.close_page()
     return Path(path)
+
+
+#: PDF fonts when every character of the report is in Windows-1252: the standard Helvetica
+#: every PDF reader has, neither embedded nor subset, which makes the PDF several times
+#: faster to write than with an embedded TrueType font; the text stays extractable.
+_PDF_CORE_FONTS: dict[str, Any] = {"pdf.use14corefonts": True, "font.family": "sans-serif",
+                                   "font.sans-serif": ["Helvetica"]}
+#: PDF fonts otherwise: DejaVu Sans embedded as TrueType (Type 42), which has the glyphs of
+#: most scripts, with its text extractable too.
+_PDF_EMBEDDED_FONTS: dict[str, Any] = {"pdf.fonttype": 42, "font.family": "DejaVu Sans"}
+
+
+def _pdf_fonts(content: Any, captions: Sequence[str]) -> dict[str, Any]:
+    """matplotlib settings for the PDF's text: the core fonts when they can write every
+    string of the report (Windows-1252 is their encoding), the embedded font otherwise."""
+    try:
+        "".join(_strings(content)).encode("cp1252")
+        "".join(captions).encode("cp1252")
+    except UnicodeEncodeError:
+        return dict(_PDF_EMBEDDED_FONTS)
+    return dict(_PDF_CORE_FONTS)
+
+
+@contextmanager
+def _log_level(logger: logging.Logger, level: int):
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def _strings(value: Any):
+    """Every string inside nested mappings and sequences."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
 
 
 def _pdf_note(layout: _PdfLayout, notes: Mapping[str, str], key: str) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .._random import RandomState, check_random_state
+from ._timing import timed
 
 #: Keys of ``summary.json``, in order (DESIGN.md).
 SUMMARY_KEYS: tuple[str, ...] = (
@@ -100,6 +101,13 @@ class ReportAnalysis:
         :func:`deliverability_econ.signals.risk_signals` output (with the ``sentence`` column).
     health : DataFrame or None
         :func:`deliverability_econ.health_checks` output.
+    npv_tornado : DataFrame or None
+        :func:`deliverability_econ.finance.npv_tornado` of the option the report draws
+        (:func:`option_to_draw`); ``attrs["option"]`` names it.
+    decision : dict
+        What the first screen needs beyond ``summary.json``: ``baseline`` (the option the
+        others are compared with), ``messages_per_month`` (the sender's volume from its logs
+        [messages/month]) and ``tornado_option``; keys are absent when unknown.
     assumptions : DataFrame
         ``key``, ``value``, ``low``, ``high``, ``unit``, ``source``, ``description``: the
         inputs behind the money and placement figures, with the fact ids of their sources.
@@ -108,6 +116,9 @@ class ReportAnalysis:
     warnings : list of str
         Distinct warnings raised by the models (low volume, fallbacks), for the data-quality
         section.
+    timings : dict
+        Step (``messages`` and each section) -> ``{"wall", "cpu"}`` time [seconds], for
+        ``benchmarks/bench_report.py``.
     """
 
     summary: dict
@@ -120,9 +131,12 @@ class ReportAnalysis:
     options: Any = None
     signals: pd.DataFrame | None = None
     health: pd.DataFrame | None = None
+    npv_tornado: pd.DataFrame | None = None
+    decision: dict[str, Any] = field(default_factory=dict)
     assumptions: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class _Unavailable(Exception):
@@ -218,17 +232,19 @@ def analyze(
 
     funnel_config, scenario_config = load_config(config)
     seeds = check_random_state(random_state).spawn(4)
-    table = to_messages(events)
+    timings: dict[str, dict[str, float]] = {}
+    with timed(timings, "messages"):
+        table = to_messages(events)
     notes: dict[str, str] = {}
     caught: list[str] = []
     analysis = ReportAnalysis(summary={}, currency=funnel_config.currency,
                               period=_period(events, meta), messages=table, notes=notes,
-                              warnings=caught)
+                              warnings=caught, timings=timings)
     calibration = {"seed_tests": seed_tests, "postmaster": postmaster, "snds": snds}
 
     def section(name: str, compute: Callable[[], Any]) -> Any:
         failure = None
-        with warnings.catch_warnings(record=True) as records:
+        with timed(timings, name), warnings.catch_warnings(record=True) as records:
             warnings.simplefilter("always")
             try:
                 return compute()
@@ -284,6 +300,7 @@ def analyze(
     volumes = section("options", lambda: _sender_volumes(table, funnel_config))
     if volumes is not None:
         context["volumes"], context["provider_shares"] = volumes
+        analysis.decision["messages_per_month"] = float(sum(volumes[0].values()))
     compare = _function("deliverability_econ.scenarios", "compare_options")
     analysis.options = section("options", lambda: _call_with(compare(), context))
     option_rows, recommended = None, None
@@ -293,6 +310,24 @@ def analyze(
             option_rows, recommended, note = normalized
             if note:
                 notes["recommended_option"] = note
+        baseline = getattr(analysis.options, "baseline", None)
+        if baseline is not None:
+            analysis.decision["baseline"] = str(baseline)
+
+    def tornado() -> pd.DataFrame | None:
+        drawn = option_to_draw(analysis.options)
+        if drawn is None or not hasattr(drawn, "cash_flows"):
+            raise _Unavailable("the options result carries no cash flows per draw")
+        from ..finance import npv_tornado
+        rate = float(drawn.discount_rate)
+        table = npv_tornado(drawn.cash_flows, rate, rate_range=(
+            max(rate - NPV_TORNADO_RATE_SWING, 0.0), rate + NPV_TORNADO_RATE_SWING))
+        table.attrs["option"] = str(drawn.name)
+        analysis.decision["tornado_option"] = str(drawn.name)
+        return table
+
+    if analysis.options is not None:
+        analysis.npv_tornado = section("npv_tornado", tornado)
     break_even = _function("deliverability_econ.scenarios", "break_even_messages_per_month")
     break_even_value = section(
         "break_even_messages_per_month",
@@ -322,6 +357,13 @@ def analyze(
                                    lambda: assumptions_table(funnel_config, analysis.options))
     if analysis.assumptions is None:
         analysis.assumptions = pd.DataFrame(columns=list(ASSUMPTION_COLUMNS))
+    if analysis.npv_tornado is not None:
+        swing = pd.DataFrame([{
+            "key": "report.npv_tornado.discount_rate_swing", "value": NPV_TORNADO_RATE_SWING,
+            "low": np.nan, "high": np.nan, "unit": "decimal per year", "source": "assumption",
+            "description": "the NPV tornado moves the discount rate this much either side of "
+                           "the options' rate"}], columns=list(ASSUMPTION_COLUMNS))
+        analysis.assumptions = pd.concat([analysis.assumptions, swing], ignore_index=True)
 
     analysis.summary = {
         "placement": _placement_rows(analysis.placement_total),
@@ -417,6 +459,28 @@ def assumptions_table(funnel_config: Any, options_result: Any = None) -> pd.Data
     if extra is not None and len(extra):
         table = pd.concat([table, extra], ignore_index=True)
     return table
+
+
+#: Swing of the discount rate in the NPV tornado, either side of the options' rate
+#: [decimal per year]. Assumption: finance teams commonly test plus or minus five points.
+NPV_TORNADO_RATE_SWING = 0.05
+
+
+def option_to_draw(comparison: Any) -> Any:
+    """The option whose NPV the report draws (distribution and tornado): the recommended
+    one, or, when the recommendation is to stay on the baseline, the alternative with the
+    highest median NPV. None without option results."""
+    results = getattr(comparison, "results", None)
+    if not results:
+        return None
+    recommended = getattr(comparison, "recommended_option", None)
+    baseline = getattr(comparison, "baseline", None)
+    if recommended in results and recommended != baseline:
+        return results[recommended]
+    alternatives = [r for name, r in results.items() if name != baseline]
+    if not alternatives:
+        return None
+    return max(alternatives, key=lambda r: r.npv_percentiles["p50"])
 
 
 def top_signals(signals: pd.DataFrame | None, n: int = 5) -> pd.DataFrame:

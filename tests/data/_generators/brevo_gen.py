@@ -1,6 +1,6 @@
 """Generate Brevo fixtures (run once; the files are the fixtures)."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "brevo"
@@ -10,7 +10,7 @@ WEBHOOK_ID = 1048213
 
 
 def cet(ts):
-    return (datetime.fromtimestamp(ts, timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    return (datetime.fromtimestamp(ts, UTC) + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def ev(event, email, mid, dt, tags=("onboarding",), stream=None, **extra):

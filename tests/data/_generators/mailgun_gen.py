@@ -69,7 +69,7 @@ def add(ed, seed=None, ts_sig=None):
     events.append({"signature": signature(seed or ed["id"], ts_sig or ed["timestamp"]), "event-data": ed})
 
 
-A, B, C, D, E, F, G, H, I, J, K, L, M, N, O = (mid(n) for n in range(1, 16))
+A, B, C, D, E, F, G, H, I, J, K, L, M, N, O = (mid(n) for n in range(1, 16))  # noqa: E741  (message ids named by letter, as in the fixture notes)
 alice, bob, carol = "alice.smith@gmail.com", "bob.jones@icloud.com", "carol.white@outlook.com"
 
 # 1 accepted (A)
@@ -109,7 +109,7 @@ add(ed)
 # 7 delivered (C)
 ed = base("delivered", "Y2Fyb2wtZGVsaXZlcmVkLQ", T0 + 7.5, carol, C, tags=["newsletter", "nov-2025"], variables=MK,
           subject="November product news")
-ed.update({"envelope": envelope(carol), "delivery-status": status(250, "2.6.0 <%s> [InternalId=1] Queued mail for delivery" % C, mx="acme-com.mail.protection.outlook.com")})
+ed.update({"envelope": envelope(carol), "delivery-status": status(250, f"2.6.0 <{C}> [InternalId=1] Queued mail for delivery", mx="acme-com.mail.protection.outlook.com")})
 add(ed)
 # 8 clicked (C), link scanner
 ed = base("clicked", "c2Nhbm5lci1jbGljay1jYQ", T0 + 8.01, carol, C, tags=["newsletter", "nov-2025"], variables=MK,
@@ -191,7 +191,7 @@ ed = base("rejected", "cmVqZWN0ZWQtc2FuZGJveC0", T0 + 22.0, liz, M, level="warn"
 ed.update({"reject": {"reason": "Sandbox subdomains are for test purposes only. Please add your own domain or add the address to authorized recipients in Account Settings.", "description": ""}})
 add(ed)
 # 21 stored (inbound) -> ignored
-ed = base("stored", "c3RvcmVkLWluYm91bmQtbWc", T0 + 500.0, f"support@{DOMAIN}", f"CAF=inbound-123@mail.gmail.com")
+ed = base("stored", "c3RvcmVkLWluYm91bmQtbWc", T0 + 500.0, f"support@{DOMAIN}", "CAF=inbound-123@mail.gmail.com")
 ed.update({"storage": {"url": f"https://storage-us-east4.api.mailgun.net/v3/domains/{DOMAIN}/messages/BAABAAXY", "key": "BAABAAXY"}})
 add(ed)
 # 22 delivered in test mode (N) -> ignored
@@ -253,7 +253,7 @@ LD = "mg.example.com"
 
 
 def legacy_headers(msgid, rcpt, subject):
-    return json.dumps([["Received", f"by luna.mailgun.net with SMTP mgrt 8734663311733; Wed, 25 Oct 2017 18:54:45 +0000"],
+    return json.dumps([["Received", "by luna.mailgun.net with SMTP mgrt 8734663311733; Wed, 25 Oct 2017 18:54:45 +0000"],
                        ["Content-Type", "text/plain; charset=\"ascii\""], ["Mime-Version", "1.0"],
                        ["Subject", subject], ["From", SENDER], ["To", rcpt], ["Message-Id", msgid],
                        ["X-Mailgun-Sid", "WyIwN2U4ZiIsICJyZWNpcGllbnRAZXhhbXBsZS5jb20iLCAiNmJiNjFjIl0="],

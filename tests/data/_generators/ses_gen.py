@@ -4,7 +4,7 @@ import base64
 import hashlib
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "ses"
@@ -16,7 +16,7 @@ FROM = "Acme <no-reply@notify.acme-app.com>"
 FROM_ADDR = "no-reply@notify.acme-app.com"
 SOURCE_IP = "198.51.100.23"  # the API caller (our app server)
 OUTGOING_IP = "54.240.8.97"  # the SES IP that delivered the mail
-T0 = datetime(2025, 3, 10, 9, 0, 0, 123000, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 10, 9, 0, 0, 123000, tzinfo=UTC)
 
 
 def iso(t):

@@ -96,7 +96,8 @@ def bounce_extra(cls, code, reason, raw_reason=None, retries="0"):
     }
 
 
-track = lambda **extra: {"geo_ip": geo, "ip_address": "84.17.20.33", "user_agent": ua, **extra}
+def track(**extra):
+    return {"geo_ip": geo, "ip_address": "84.17.20.33", "user_agent": ua, **extra}
 
 batch = [
     # alice (gmail): the happy path with every engagement flavour

@@ -662,9 +662,10 @@ def test_accuracy_on_simulated_senders(simulated_accuracy):
     mae, coverage, _ = _scores(frame[frame["mode"] == "benchmark"])
     assert mae <= 0.08
     # Without seeds the intervals carry the benchmark prior's doubt (section 9's +-5 points as
-    # its 90% range): the simulator's providers sit within about 2 points of those figures, so
-    # on these few runs they may cover a little over 95% (the sweep in benchmarks/ checks the
-    # [0.85, 0.95] range); they must never under-cover.
+    # its 90% range). These senders sit at the prior's mean, where the intervals cover more than
+    # 90% (0.96 over the benchmark's 80 nominal senders); the [0.85, 0.95] range is checked by
+    # benchmarks/bench_placement_accuracy.py on senders drawn from the prior (0.859-0.865), a
+    # population too noisy to score on these few runs. Here they must never under-cover.
     assert coverage >= 0.85
 
 

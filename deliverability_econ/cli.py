@@ -6,7 +6,8 @@
                                                    [--no-pseudonymize] [--salt S] [--no-progress]
     deliverability-econ demo [DIRECTORY] [--out DIR] [--no-report]
     deliverability-econ simulate --format sendgrid --days 90 --recipients 50000 --seed 7 -o DIR
-    deliverability-econ report LOGS... [--config scenario.toml] --out DIR
+    deliverability-econ report LOGS... [--config scenario.toml] [--dmarc PATH]... [--dns FILE]
+                                       [--seed-tests F] [--postmaster F] [--snds F] --out DIR
 
 Exit status: 0 on success; 2 with a one-line message on bad input (an unreadable record with
 ``--errors raise``, a missing file, a format that cannot be told) or a usage error; never a
@@ -73,9 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="read the sample exports and print deliverability per mailbox provider",
-        description="Read every export in DIRECTORY (default: ./data) and print, per mailbox "
-        "provider, messages sent and the delivery, bounce, complaint and human open rates.",
+        help="read the sample exports, print deliverability per mailbox provider and write "
+        "the executive report",
+        description="Read every export in DIRECTORY (default: ./data/sample_sender, else "
+        "./data) and print, per mailbox provider, messages sent and the delivery, bounce, "
+        "complaint and human open rates. For the sample sender, then write the executive "
+        "report into --out, with its calibration files, DMARC aggregate reports "
+        "(calibration/dmarc/) and DNS records (../sample_dns.zone) where present.",
     )
     demo.add_argument("directory", nargs="?", default=None, metavar="DIRECTORY")
     demo.add_argument("--out", default="demo-output", metavar="DIR",
@@ -103,14 +108,26 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report",
         help="write the executive report (report.html, report.pdf, summary.json)",
-        description="Read logs, estimate placement, money and options, and write report.html, "
-        "report.pdf and summary.json into --out.",
+        description="Read logs, estimate placement and money, place the sender on the four "
+        "levels of sending maturity, compare the infrastructure options with its current "
+        "level, and write report.html, report.pdf and summary.json into --out. DMARC "
+        "aggregate reports and DNS records add the authentication evidence; nothing is "
+        "looked up on the network.",
     )
     report.add_argument("logs", nargs="+", metavar="LOGS")
-    report.add_argument("--config", default=None, help="scenario / funnel TOML")
+    report.add_argument("--config", default=None,
+                        help="scenario / funnel TOML (a baseline = \"<option>\" key, top "
+                        "level or in [scenarios], overrides the sender's current level as the "
+                        "options' baseline)")
     report.add_argument("--seed-tests", default=None, help="seed-list results CSV")
     report.add_argument("--postmaster", default=None, help="Google Postmaster export")
     report.add_argument("--snds", default=None, help="Microsoft SNDS CSV")
+    report.add_argument("--dmarc", action="append", default=None, metavar="PATH",
+                        help="DMARC aggregate reports: a file (.xml, .gz, .zip) or a folder of "
+                        "them; repeat for several. Bad or hostile reports are quarantined")
+    report.add_argument("--dns", default=None, metavar="FILE",
+                        help="the sending domains' SPF, DMARC and DKIM records as text (zone "
+                        "file fragment or dig output), checked offline")
     report.add_argument("--format", default="auto", help="force one log format")
     report.add_argument("--out", required=True, metavar="DIR")
     report.set_defaults(handler=_run_report)
@@ -294,6 +311,8 @@ def _run_demo(args: argparse.Namespace) -> int:
     # The report reads one export of the sender: SendGrid's carries the machine-open flag.
     report_logs = next((g for g in groups if g.name == "sendgrid"), groups[0])
     config = directory.parent / "funnels.toml"
+    dmarc = calibration / "dmarc"
+    dns_records = directory.parent / "sample_dns.zone"
     out_dir = Path(args.out)
     print(f"\nWriting the executive report from the {report_logs.name} export "
           "(well under half a minute on an idle machine)...")
@@ -304,6 +323,8 @@ def _run_demo(args: argparse.Namespace) -> int:
         seed_tests=_existing(calibration / "seed_tests.csv"),
         postmaster=_existing(calibration / "postmaster_traffic_stats.jsonl"),
         snds=_existing(calibration / "snds.csv"),
+        dmarc=dmarc if dmarc.is_dir() else None,
+        dns_records=_existing(dns_records),
     )
     for name, path in paths.items():
         print(f"  {name}: {path}")
@@ -343,9 +364,17 @@ def _run_simulate(args: argparse.Namespace) -> int:
 def _run_report(args: argparse.Namespace) -> int:
     from .report import generate_report
 
+    # A mistyped evidence path is a usage error, not a report section "not available".
+    for path in args.dmarc or []:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"--dmarc {path}: no such file or directory")
+    if args.dns is not None and not Path(args.dns).is_file():
+        raise FileNotFoundError(f"--dns {args.dns}: no such file")
     paths = generate_report(args.logs, config=args.config, out_dir=args.out,
                             seed_tests=args.seed_tests, postmaster=args.postmaster,
-                            snds=args.snds, format=args.format)
+                            snds=args.snds, dmarc=args.dmarc,
+                            dns_records=None if args.dns is None else Path(args.dns),
+                            format=args.format)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

@@ -355,7 +355,13 @@ def assess_maturity(
         (:func:`deliverability_econ.authentication.authentication_summary`), duck-typed:
         ``messages`` [count] and ``dmarc_pass_share`` (or ``failing_share``) [fraction 0-1];
         ``both_aligned_share``, ``dkim_only_share``, ``spf_only_share`` [fraction 0-1] for the
-        DKIM and SPF alignment; a ``domain`` column is filtered by ``domains``.
+        DKIM and SPF alignment; a ``domain`` column is filtered by ``domains``. Pass the summary
+        of *all* mail using the domain (``sources="all"``, the default): a forgotten service
+        sending as the domain is the sender's own gap, and spoofed mail is delivered as long as
+        DMARC is not enforced, so both keep a sender below level 4 until they are fixed or
+        refused. The sender's own mail alone (``sources="known"``) answers a different
+        question: what fixing its own authentication is worth
+        (:func:`~deliverability_econ.auth_impact.authentication_fix_value`).
     unknown_sources : DataFrame, optional
         :func:`deliverability_econ.authentication.unknown_sources`: rows with ``messages``
         [count] from sources the owner does not know.

@@ -222,3 +222,96 @@ def test_simulate_is_reproducible_and_rejects_unknown_scenarios(tmp_path, capsys
     capsys.readouterr()
     assert main(args + ["--scenario", "no_such_scenario", "-o", str(tmp_path / "c")]) == 2
     assert "no_such_scenario" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# report and demo: the authentication evidence reaches the report
+# --------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def captured_report(monkeypatch, tmp_path):
+    """``generate_report`` replaced by a recorder: what the command line hands the report."""
+    calls = []
+
+    def generate_report(logs, **keywords):
+        calls.append({"logs": logs, **keywords})
+        return {"html": tmp_path / "report.html"}
+
+    monkeypatch.setattr("deliverability_econ.report.generate_report", generate_report)
+    return calls
+
+
+def test_report_passes_dmarc_reports_and_dns_records(tmp_path, two_days, data_dir, capsys,
+                                                     captured_report):
+    reports, hostile = data_dir / "dmarc" / "reports", data_dir / "dmarc" / "hostile"
+    zone = data_dir / "dns" / "example_com.zone"
+
+    status = main(["report", str(two_days), "--dmarc", str(reports), "--dmarc", str(hostile),
+                   "--dns", str(zone), "--out", str(tmp_path / "out")])
+
+    assert status == 0
+    (call,) = captured_report
+    assert call["dmarc"] == [str(reports), str(hostile)]
+    assert call["dns_records"] == zone
+    # What the report reads them with takes them as given.
+    from deliverability_econ import check_dns, read_dmarc_aggregate
+
+    records, meta = read_dmarc_aggregate(call["dmarc"])
+    assert len(records) > 0 and meta["quarantined"] == 2  # the two hostile documents
+    assert not check_dns(call["dns_records"]).findings.empty
+
+
+def test_report_without_evidence_passes_none(tmp_path, two_days, captured_report):
+    assert main(["report", str(two_days), "--out", str(tmp_path / "out")]) == 0
+    assert captured_report[0]["dmarc"] is None and captured_report[0]["dns_records"] is None
+
+
+@pytest.mark.parametrize("option, expected", [("--dmarc", "--dmarc {}: no such file or directory"),
+                                              ("--dns", "--dns {}: no such file")])
+def test_a_missing_evidence_path_is_one_line_with_status_2(tmp_path, two_days, capsys,
+                                                           captured_report, option, expected):
+    missing = tmp_path / "nowhere"
+
+    status = main(["report", str(two_days), option, str(missing), "--out", str(tmp_path / "o")])
+
+    assert status == 2
+    assert expected.format(missing) in _one_line_error(capsys.readouterr())
+    assert captured_report == []
+
+
+def test_report_help_names_the_evidence_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--dmarc PATH" in text and "--dns FILE" in text and "maturity" in text
+
+
+def test_demo_reports_with_the_sample_s_dmarc_reports_and_dns_records(tmp_path, capsys,
+                                                                      captured_report):
+    """The demo finds the evidence where data/ keeps it: calibration/dmarc/ in the sample
+    sender's folder, sample_dns.zone next to it (a copy of the layout, one log file)."""
+    sample = ROOT / "data" / "sample_sender"
+    copy = tmp_path / "data" / "sample_sender"
+    shutil.copytree(sample / "logs" / "sendgrid", copy / "logs" / "sendgrid")
+    shutil.copytree(sample / "calibration", copy / "calibration")
+    shutil.copy(ROOT / "data" / "sample_dns.zone", copy.parent)
+
+    status = main(["demo", str(copy), "--out", str(tmp_path / "out")])
+
+    assert status == 0
+    (call,) = captured_report
+    assert call["dmarc"] == copy / "calibration" / "dmarc"
+    assert call["dns_records"] == copy.parent / "sample_dns.zone"
+    assert call["seed_tests"] == copy / "calibration" / "seed_tests.csv"
+
+
+def test_demo_without_evidence_files_reports_without_them(tmp_path, capsys, captured_report):
+    copy = tmp_path / "sample_sender"
+    shutil.copytree(ROOT / "data" / "sample_sender" / "logs" / "sendgrid",
+                    copy / "logs" / "sendgrid")
+
+    assert main(["demo", str(copy), "--out", str(tmp_path / "out")]) == 0
+    assert captured_report[0]["dmarc"] is None and captured_report[0]["dns_records"] is None

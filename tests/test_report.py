@@ -1,8 +1,9 @@
 """The executive report: summary.json per DESIGN.md, escaping, no external requests, PDF text.
 
 The end-to-end fixture reports on the committed sample sender (data/sample_sender: SendGrid
-logs of 3,179 messages, with its seed tests, Postmaster and SNDS files) with few Monte Carlo
-draws, so that the whole module runs in well under a minute.
+logs of 3,179 messages, with its seed tests, Postmaster and SNDS files, its DMARC aggregate
+reports and data/sample_dns.zone) with few Monte Carlo draws, so that the whole module runs in
+well under a minute.
 """
 
 from __future__ import annotations
@@ -34,10 +35,14 @@ from deliverability_econ.report import (
     write_report,
 )
 from deliverability_econ.report.summary import (
+    AUTHENTICATION_KEYS,
     DATA_QUALITY_KEYS,
+    DNS_FINDING_KEYS,
+    MATURITY_KEYS,
     OPTION_KEYS,
     PLACEMENT_KEYS,
     SIGNAL_KEYS,
+    UNKNOWN_SOURCE_KEYS,
     _options,
 )
 
@@ -45,6 +50,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample_sender"
 LOGS = SAMPLE / "logs" / "sendgrid" / "sendgrid_events.jsonl.gz"
 CALIBRATION = SAMPLE / "calibration"
+DMARC = CALIBRATION / "dmarc"
+DNS_ZONE = ROOT / "data" / "sample_dns.zone"
+HOSTILE_DMARC = ROOT / "tests" / "data" / "dmarc" / "hostile" / "billion_laughs.xml"
+N_DRAWS = 300
+SEED = 1
 CHROMIUM = Path("/usr/bin/chromium")
 EVIL = "<script>alert(1)</script>"
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -57,7 +67,8 @@ def report(tmp_path_factory):
         LOGS, config=ROOT / "data" / "funnels.toml", out_dir=out,
         seed_tests=CALIBRATION / "seed_tests.csv",
         postmaster=CALIBRATION / "postmaster_traffic_stats.jsonl",
-        snds=CALIBRATION / "snds.csv", n_draws=300, random_state=1,
+        snds=CALIBRATION / "snds.csv", dmarc=DMARC, dns_records=DNS_ZONE, n_draws=N_DRAWS,
+        random_state=SEED,
     )
     summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
     return paths, summary
@@ -435,6 +446,268 @@ def test_numbers_are_formatted_for_people():
 
 
 # --------------------------------------------------------------------------------------------
+# Authentication evidence and maturity (issue 9)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def evidence():
+    """The sample's evidence put through the analysis functions directly, as notebook 07 does:
+    what the report must agree with."""
+    from deliverability_econ import (
+        assess_maturity,
+        authentication_summary,
+        check_dns,
+        messages,
+        read_dmarc_aggregate,
+        unknown_sources,
+    )
+    from deliverability_econ.io import read_postmaster, read_seed_tests, read_snds
+
+    records, meta = read_dmarc_aggregate(DMARC)
+    every = authentication_summary(records)
+    strangers = unknown_sources(records)
+    dns = check_dns(DNS_ZONE.read_text(encoding="utf-8"))
+    events, _ = read_events(LOGS)
+    assessment = assess_maturity(
+        messages(events), dns, every, strangers,
+        postmaster=read_postmaster(CALIBRATION / "postmaster_traffic_stats.jsonl")[0],
+        snds=read_snds(CALIBRATION / "snds.csv")[0],
+        seed_tests=read_seed_tests(CALIBRATION / "seed_tests.csv")[0])
+    return {"records": records, "meta": meta, "every": every, "strangers": strangers,
+            "own": authentication_summary(records, ("domain", "mailbox_provider"),
+                                          sources="known"),
+            "dns": dns, "assessment": assessment}
+
+
+def test_the_authentication_summary_is_the_functions_(report, evidence):
+    _, summary = report
+    auth = summary["authentication"]
+    assert list(auth) == list(AUTHENTICATION_KEYS)
+    every, own, meta = evidence["every"], evidence["own"], evidence["meta"]
+    # All mail using the domain: the reports' messages (2,432 in the sample's 218 files).
+    assert auth["messages"] == int(every["messages"].sum()) == meta["messages"] == 2432
+    assert auth["failing_share"] == pytest.approx(every["failing"].sum() / 2432, abs=1e-12)
+    assert auth["dmarc_pass_share"] == pytest.approx(1 - auth["failing_share"], abs=1e-12)
+    assert auth["own_mail_failing_share"] == pytest.approx(
+        own["failing"].sum() / own["messages"].sum(), abs=1e-12)
+    # The strangers fail while the own mail passes: the own failing share is far lower.
+    assert auth["own_mail_failing_share"] < auth["failing_share"] / 10
+    assert (auth["reports"], auth["records"], auth["quarantined"]) == (
+        len(meta["reports"]), len(evidence["records"]), 0)
+    # data/README.md (sample_sender.toml [dmarc]): a forgotten CRM service (192.0.2.77) that
+    # authenticates only as itself, and a spoofer (2001:db8:bad::25) with nothing passing.
+    assert [list(row) for row in auth["unknown_sources"]] == [list(UNKNOWN_SOURCE_KEYS)] * 2
+    assert {(row["source"], row["likely_cause"]) for row in auth["unknown_sources"]} == {
+        ("net 192.0.2.0/24", "unaligned_service"), ("net 2001:db8:bad::/64", "possible_spoofing")}
+    assert [row["messages"] for row in auth["unknown_sources"]] == [
+        int(m) for m in evidence["strangers"]["messages"]]
+
+
+def test_dns_findings_and_maturity_are_the_functions_(report, evidence):
+    _, summary = report
+    findings = evidence["dns"].findings
+    assert summary["dns_findings"] == [{key: str(record[key]) for key in DNS_FINDING_KEYS}
+                                       for record in findings.to_dict("records")]
+    # data/README.md: p=none, and the Postmark selector's 1024-bit key.
+    assert {"dmarc_policy_none", "dkim_key_weak"} <= {f["code"] for f in summary["dns_findings"]}
+
+    assessment = evidence["assessment"]
+    assert list(summary["maturity"]) == list(MATURITY_KEYS)
+    assert summary["maturity"] == assessment.summary()
+    # The sample: ESP relay, SPF and DKIM, mostly its dedicated IP (level 3); 89.6% of the
+    # reported mail passes DMARC, short of the 95% of level 4 (maturity.MIN_ALIGNED_SHARE).
+    assert summary["maturity"] == {"level": 3, "level_name": "dedicated_ip",
+                                   "next_option": "optimized_stack",
+                                   "missing_for_next": ["dmarc_aligned_share"]}
+
+
+def test_options_are_compared_with_the_sender_s_current_level(report):
+    paths, summary = report
+    # The baseline is in the table with an NPV of zero (scenarios.compare_options).
+    zero = [o["name"] for o in summary["options"] if o["npv"] == {"p10": 0.0, "p50": 0.0,
+                                                                   "p90": 0.0}]
+    assert zero == ["dedicated_ip"]
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "Dedicated IP (today)" in html
+    assert "The options are compared with Dedicated IP, the sender&#39;s current level." in html
+    # The break-even keeps its own baseline (the shared pool), whatever the level.
+    assert summary["break_even_messages_per_month"] > 0
+
+
+def test_the_html_shows_the_authentication_section(report, evidence):
+    paths, summary = report
+    html = paths["html"].read_text(encoding="utf-8")
+    # After the charts, before the assumptions.
+    assert (html.index('id="charts"') < html.index('id="authentication"')
+            < html.index('id="assumptions"'))
+    section = html[html.index('id="authentication"'):html.index('id="assumptions"')]
+    flat = " ".join(section.split())
+    assert "<strong>Level 3 of 4: Dedicated IP; next: Optimized stack, missing: 95% of " \
+           "reported mail passing DMARC.</strong>" in flat
+    # Evidence: every criterion, with what was observed and its source.
+    for record in evidence["assessment"].evidence.to_dict("records"):
+        assert str(record["observed"]).replace("'", "&#39;") in section
+    assert '<span class="met no">no</span>' in section and "89.6% of reported mail" in section
+    # Own mail per provider: Gmail's DMARC pass share.
+    own = evidence["own"].set_index("mailbox_provider")
+    assert format_percent(own.loc["gmail", "dmarc_pass_share"]) in section
+    assert "192.0.2.77" in section and "2001:db8:bad::25" in section
+    # DNS findings with their consequence (whose "<domain>" placeholder comes out escaped).
+    assert "selector &#39;pm&#39;: 1024-bit RSA key" in section
+    assert "&lt;domain&gt;._report._dmarc.&lt;destination&gt;" in section
+    assert "RFC 8301" in section
+    # The sample is below every bulk threshold (F1, F8): nothing to recover, and why.
+    assert summary["authentication_fix_value_per_month"] == {"p10": 0.0, "p50": 0.0, "p90": 0.0}
+    assert "$0</span> per month: no mailbox provider refuses or junks" in flat
+    assert "not a bulk sender at this provider: the rule does not apply (F1, F2, F3)" in section
+
+
+def test_pdf_has_the_authentication_section(report):
+    pytest.importorskip("pypdf")
+    paths, _ = report
+    _, text = pdf_text(paths["pdf"])
+    flat = " ".join(text.split())
+    assert "Sending maturity" in flat  # the summary page
+    assert flat.count("Level 3 of 4: Dedicated IP; next: Optimized stack") == 2
+    assert "Authentication and sending maturity" in flat
+    assert "selector 'pm': 1024-bit RSA key" in flat and "possible spoofing" in flat
+
+
+def test_the_fix_value_is_authentication_fix_value_s(monkeypatch, three_weeks):
+    """The value of fixing the own mail's failures is the funnel model's, same seed."""
+    import dataclasses
+
+    from deliverability_econ import auth_impact, authentication_summary, read_dmarc_aggregate
+    from deliverability_econ._random import check_random_state
+    from deliverability_econ.funnel import default_funnels
+    from deliverability_econ.report import report_content, report_tables
+    from deliverability_econ.report.render import render_html
+
+    # The sample sends far below the bulk thresholds (5,000 a day, F1, F8), so no provider
+    # rule applies and the value is zero; without thresholds Gmail and Microsoft reject the
+    # own mail's failures and fixing them is worth something: a number that can differ.
+    monkeypatch.setattr(auth_impact, "PROVIDER_RULES", {
+        provider: dataclasses.replace(rule, bulk_threshold=None)
+        for provider, rule in auth_impact.PROVIDER_RULES.items()})
+    events, meta = three_weeks
+    analysis = analyze(events, meta, dmarc=DMARC, n_draws=100, placement_freq="M",
+                       random_state=3)
+    records, _ = read_dmarc_aggregate(DMARC)
+    own = authentication_summary(records, ("domain", "mailbox_provider"), sources="known")
+    expected = auth_impact.authentication_fix_value(
+        analysis.messages, own, analysis.placement_total, config=default_funnels(), draws=100,
+        interval=0.9, random_state=check_random_state(3).spawn(5)[4])  # analyze's 5th stream
+    value = analysis.summary["authentication_fix_value_per_month"]
+    assert value == pytest.approx(expected.monthly, rel=1e-12)
+    assert value["p50"] > 0
+    assert set(expected.impact.loc[expected.impact["missing_share"] > 0, "mailbox_provider"]) \
+        == {"gmail", "microsoft"}
+    html = render_html(report_content(analysis.summary, currency=analysis.currency,
+                                      tables=report_tables(analysis)), [])
+    assert (f"{format_money(value['p50'])}</span> per month <span class=\"range\">(likely "
+            f"between {format_money(value['p10'])} and {format_money(value['p90'])})"
+            in " ".join(html.split()))
+
+
+def test_evidence_sections_degrade_when_absent_or_broken(tmp_path, three_weeks):
+    """A DMARC folder holding only a hostile document, DNS records that cannot be read:
+    both sections say why, the maturity still comes from the logs, the report renders."""
+    from deliverability_econ import assess_maturity
+    from deliverability_econ.report import ReportWarning, report_tables
+
+    folder = tmp_path / "dmarc"
+    folder.mkdir()
+    shutil.copy(HOSTILE_DMARC, folder)
+    events, meta = three_weeks
+    with pytest.warns(ReportWarning, match="'dns'"):
+        analysis = analyze(events, meta, dmarc=folder, dns_records=tmp_path / "missing.zone",
+                           n_draws=100, placement_freq="M", random_state=0)
+    summary, notes = analysis.summary, analysis.notes
+    assert list(summary) == list(SUMMARY_KEYS)
+    assert summary["authentication"] is None
+    assert analysis.dmarc_meta["quarantined"] == 1
+    assert notes["authentication"].startswith("not available: no readable record in the DMARC "
+                                              "reports given (1 file(s), 1 quarantined: "
+                                              "billion_laughs.xml: ")
+    assert summary["dns_findings"] == []
+    assert notes["dns"].startswith("not available: FileNotFoundError")
+    assert summary["authentication_fix_value_per_month"] is None
+    assert notes["authentication_value"].startswith("not available: needs DMARC")
+    # The logs alone: an ESP's export, nothing about the domain: level 1.
+    expected = assess_maturity(analysis.messages).summary()
+    assert summary["maturity"] == expected and expected["level"] == 1
+    assert analysis.decision["baseline"] == "platform_sending"
+    assert analysis.decision["baseline_from"] == "maturity"
+
+    paths = write_report(summary, {}, tmp_path / "out", tables=report_tables(analysis),
+                         notes=notes, decision=analysis.decision)
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "not available: no readable record in the DMARC reports given" in html
+    assert "Level 1 of 4: Platform sending; next: Shared relay, missing: SPF for the sending " \
+           "domain (no evidence given)" in " ".join(html.split())
+    # The reader's reason is quoted, the document's content never is.
+    assert "billion laughs" in html and "lollol" not in html
+
+
+def test_no_evidence_at_all_says_what_to_give(three_weeks):
+    events, meta = three_weeks
+    analysis = analyze(events, meta, n_draws=100, placement_freq="M", random_state=0,
+                       config={"scenarios": {"baseline": "shared_relay"}})
+    assert analysis.summary["authentication"] is None and analysis.summary["dns_findings"] == []
+    assert "--dmarc" in analysis.notes["authentication"] and "--dns" in analysis.notes["dns"]
+    assert analysis.summary["maturity"]["level"] == 1
+    # A baseline named in the scenario config wins over the sender's level.
+    assert analysis.decision["baseline"] == "shared_relay"
+    assert analysis.decision["baseline_from"] == "config"
+    assert analysis.options.baseline == "shared_relay"
+
+
+def _hostile_dmarc_report(path: Path) -> Path:
+    """One aggregate report (RFC 7489 appendix C) whose org_name is a script tag, with a
+    source that fails everything: it appears in the unknown sources, "seen by" the script."""
+    path.write_text(
+        "<?xml version=\"1.0\"?><feedback><report_metadata>"
+        "<org_name>&lt;script&gt;alert(1)&lt;/script&gt;</org_name>"
+        "<email>reports@reporter.example</email><report_id>evil-1</report_id>"
+        "<date_range><begin>1786060800</begin><end>1786147199</end></date_range>"
+        "</report_metadata><policy_published><domain>mail.example.com</domain><p>none</p>"
+        "</policy_published><record><row><source_ip>198.51.100.66</source_ip><count>9</count>"
+        "<policy_evaluated><disposition>none</disposition><dkim>fail</dkim><spf>fail</spf>"
+        "</policy_evaluated></row><identifiers><header_from>mail.example.com</header_from>"
+        "</identifiers><auth_results><spf><domain>attacker.example</domain><result>fail"
+        "</result></spf></auth_results></record></feedback>", encoding="utf-8")
+    return path
+
+
+def test_authentication_strings_from_data_are_escaped(tmp_path, three_weeks):
+    from deliverability_econ.report import report_tables
+
+    dmarc = _hostile_dmarc_report(tmp_path / "evil.xml")
+    dns = (f'mail.example.com. IN TXT "v=spf1 include:{EVIL} -all"\n'
+           f'_dmarc.mail.example.com. IN TXT "v=DMARC1; p={EVIL}"\n')
+    events, meta = three_weeks
+    analysis = analyze(events, meta, dmarc=dmarc, dns_records=dns, n_draws=100,
+                       placement_freq="M", random_state=0)
+    # The hostile strings reached the tables the report shows.
+    assert EVIL in analysis.unknown_sources["reporter_names"].iloc[0]
+    assert any(EVIL in m for m in analysis.dns.findings["message"])
+    paths = write_report(analysis.summary, {}, tmp_path / "out", tables=report_tables(analysis),
+                         notes=analysis.notes, decision=analysis.decision)
+    html = paths["html"].read_text(encoding="utf-8")
+    assert EVIL not in html and "<script" not in html
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    # The unknown source's "seen by" (the org_name), then the SPF term and DMARC findings.
+    assert escaped in html[html.index('id="unknown-sources"'):html.index('id="dns-findings"')]
+    findings = html[html.index('id="dns-findings"'):html.index('id="authentication-value"')]
+    assert f"p={escaped} is not none" in findings and f"include:{escaped}" in findings
+    # summary.json holds the finding as plain text (JSON is not HTML).
+    assert any(EVIL in f["message"] for f in json.loads(paths["summary"].read_text())[
+        "dns_findings"])
+    assert "@" not in paths["summary"].read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
 # Headless browser
 # --------------------------------------------------------------------------------------------
 #
@@ -647,9 +920,10 @@ def test_report_renders_in_a_headless_browser(report, chromium, tmp_path, capsys
         assert format_money(option["npv"]["p50"], "USD") in text
     assert format_count(summary["data_quality"]["records_read"]) in text
     # The whole summary is on the first screen: where mail lands, the money at risk, the
-    # recommendation and the top risk signals.
+    # recommendation, the maturity level and the top risk signals.
     assert set(page["first_screen"]) == {"placement", "revenue-at-risk", "recommended-option",
-                                         "top-risk-signals"}
+                                         "maturity", "top-risk-signals"}
+    assert "Level 3 of 4: Dedicated IP; next: Optimized stack" in text
 
     assert screenshot.read_bytes().startswith(b"\x89PNG")
     assert screenshot.stat().st_size > 20_000  # a rendered page, not a blank one

@@ -8,10 +8,11 @@
 
 The first screen is a one-page summary (placement per mailbox provider with intervals, money
 at risk per month with its range, the recommended option with NPV, payback and the
-probability that it pays off (or, when nothing pays, the alternatives and why), the top risk
-signals); then the charts (among them the NPV tornado of
-:func:`deliverability_econ.finance.npv_tornado`), the assumptions with their sources, and data
-quality.
+probability that it pays off (or, when nothing pays, the alternatives and why), the sender's
+maturity level and what the next one takes, the top risk signals); then the charts (among them
+the NPV tornado of :func:`deliverability_econ.finance.npv_tornado`), the authentication
+evidence and the maturity assessment (DMARC aggregate reports, DNS findings, the value of
+fixing failing mail), the assumptions with their sources, and data quality.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ __all__ = [
     "option_to_draw",
     "report_content",
     "report_figures",
+    "report_tables",
     "write_report",
 ]
 
@@ -82,6 +84,9 @@ def generate_report(
     seed_tests: Any = None,
     postmaster: Any = None,
     snds: Any = None,
+    dmarc: Any = None,
+    dns_records: Any = None,
+    known_sources: Mapping[str, Any] | None = None,
     format: str = "auto",
     salt: str | bytes | None = None,
     random_state: RandomState = 0,
@@ -103,6 +108,16 @@ def generate_report(
     seed_tests, postmaster, snds : path or DataFrame, optional
         Calibration files (read with ``io.read_seed_tests``, ``io.read_postmaster``,
         ``io.read_snds``) or tables already read.
+    dmarc : path, list of paths or DataFrame, optional
+        DMARC aggregate reports (files or folders, plain, ``.gz`` or ``.zip``; read with
+        :func:`deliverability_econ.read_dmarc_aggregate`, bad reports quarantined) or their
+        records already read.
+    dns_records : path, str or DnsCheck, optional
+        The sending domains' DNS records: a text file (zone fragment or ``dig`` output), the
+        text itself, or :func:`deliverability_econ.check_dns`'s result.
+    known_sources : mapping, optional
+        ``{name: [cidr, ...]}``: the senders the domain owner knows (see
+        :func:`~deliverability_econ.report.analyze`).
     format : str
         Log format, ``"auto"`` to detect it per file.
     salt : str or bytes, optional
@@ -133,17 +148,14 @@ def generate_report(
     with timed(timings, "calibration"):
         calibration = _read_calibration(seed_tests=seed_tests, postmaster=postmaster, snds=snds)
     analysis = analyze(events, meta, config=config, random_state=random_state,
+                       dmarc=dmarc, dns_records=dns_records, known_sources=known_sources,
                        **calibration, **options)
     timings.update(analysis.timings)
     with timed(timings, "figures"):
         figures = report_figures(analysis)
     try:
         return write_report(
-            analysis.summary, figures, out_dir,
-            tables={"assumptions": analysis.assumptions,
-                    **({"signals": analysis.signals} if analysis.signals is not None else {}),
-                    **({"npv_tornado": analysis.npv_tornado}
-                       if analysis.npv_tornado is not None else {})},
+            analysis.summary, figures, out_dir, tables=report_tables(analysis),
             notes=analysis.notes, currency=analysis.currency, period=analysis.period,
             title=title, model_warnings=analysis.warnings, decision=analysis.decision,
             timings=timings,
@@ -151,6 +163,27 @@ def generate_report(
     finally:
         for figure in figures.values():
             plt.close(figure)
+
+
+def report_tables(analysis: ReportAnalysis) -> dict[str, Any]:
+    """The model tables :func:`write_report` shows, by the names it reads (see its
+    ``tables``); a table whose section is not available is left out."""
+    candidates = {
+        "assumptions": analysis.assumptions,
+        "signals": analysis.signals,
+        "npv_tornado": analysis.npv_tornado,
+        "authentication": analysis.authentication,
+        "authentication_own": analysis.authentication_own,
+        "unknown_sources": analysis.unknown_sources,
+        "dns_findings": None if analysis.dns is None else analysis.dns.findings,
+        "maturity_evidence": None if analysis.maturity is None else analysis.maturity.evidence,
+        "authentication_impact": (None if analysis.authentication_value is None
+                                  else analysis.authentication_value.impact),
+    }
+    tables = {name: table for name, table in candidates.items() if table is not None}
+    if analysis.dmarc_meta is not None:
+        tables["dmarc_counts"] = analysis.dmarc_meta
+    return tables
 
 
 def report_figures(analysis: ReportAnalysis) -> dict[str, Any]:

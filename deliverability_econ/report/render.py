@@ -42,7 +42,16 @@ SECTION_TITLES: dict[str, str] = {
     "revenue_at_risk": "Revenue at risk per month",
     "options": "Recommended option",
     "risk_signals": "Top risk signals",
+    "maturity": "Sending maturity",
     "charts": "Charts",
+    "authentication": "Authentication and sending maturity",
+    "maturity_evidence": "Where the sender stands: the evidence",
+    "maturity_missing": "What the next level takes",
+    "dmarc": "DMARC results from the aggregate reports",
+    "dmarc_own": "The sender's own mail per mailbox provider",
+    "unknown_sources": "Other sources sending as the domain",
+    "dns": "DNS records checked",
+    "authentication_value": "What fixing authentication is worth",
     "all_options": "Infrastructure options compared",
     "all_signals": "All risk signals",
     "assumptions": "Assumptions and sources",
@@ -111,6 +120,38 @@ def option_label(name: Any) -> str:
     return " ".join(words)
 
 
+#: Maturity criteria (:data:`deliverability_econ.maturity.CRITERIA`) as the first screen names
+#: them; a criterion not listed is shown by its name.
+MATURITY_CRITERION_LABELS: dict[str, str] = {
+    "sends_mail": "sent mail in the logs",
+    "esp_relay": "mail sent through an ESP's relay or API",
+    "own_domain_spf": "SPF for the sending domain",
+    "own_domain_dkim": "a usable DKIM key for the sending domain",
+    "dedicated_ip_share": "most mail from dedicated IPs",
+    "dedicated_ip_volume": "enough daily volume per dedicated IP",
+    "bulk_sender_dns": "DNS meeting the bulk-sender rules",
+    "dmarc_reporting": "DMARC aggregate reports",
+    "dmarc_aligned_share": "{min_aligned} of reported mail passing DMARC",
+    "monitoring": "monitoring (Postmaster Tools, SNDS or seed tests)",
+    "dmarc_enforced": "DMARC enforced (p=quarantine or reject)",
+    "unknown_sources": "no unknown sources sending as the domain",
+    "dkim_2048": "2048-bit DKIM keys",
+}
+
+
+def criterion_label(criterion: str) -> str:
+    """How a maturity criterion is named for people (:data:`MATURITY_CRITERION_LABELS`)."""
+    label = MATURITY_CRITERION_LABELS.get(criterion, criterion.replace("_", " "))
+    if "{min_aligned}" in label:
+        try:
+            from ..maturity import MIN_ALIGNED_SHARE
+        except ImportError:
+            MIN_ALIGNED_SHARE = None
+        label = label.format(min_aligned="most" if MIN_ALIGNED_SHARE is None
+                             else f"{100 * MIN_ALIGNED_SHARE:.0f}%")
+    return label
+
+
 def format_date(value: Any) -> str:
     """``"2026-08-31"`` -> ``"31 Aug 2026"``."""
     try:
@@ -160,7 +201,9 @@ def report_content(
 
     ``decision`` (:attr:`~deliverability_econ.report.ReportAnalysis.decision`) names the
     baseline, so that a recommendation to stay reads as one, the sender's volume
-    [messages/month] and the option of the NPV tornado (``tables["npv_tornado"]``)."""
+    [messages/month], the option of the NPV tornado (``tables["npv_tornado"]``) and the
+    sender's maturity level (``decision["maturity"]``); ``tables`` may hold the authentication
+    evidence (see :func:`write_report`)."""
     from .. import __version__
     from .summary import top_signals
 
@@ -237,6 +280,8 @@ def report_content(
          format_count(quality.get("quarantined"))),
     ]
 
+    evidence = _authentication_content(summary, tables, decision, currency)
+
     if period:
         period_text = f"{format_date(period[0])} to {format_date(period[1])}"
     else:
@@ -262,10 +307,155 @@ def report_content(
         "signal_count": len(signals),
         "assumptions": assumptions,
         "data_quality": data_quality,
+        **evidence,
         "warnings": list(model_warnings),
         "notes": notes,
         "titles": SECTION_TITLES,
     }
+
+
+def _authentication_content(summary: Mapping[str, Any], tables: Mapping[str, Any],
+                            decision: Mapping[str, Any], currency: str) -> dict[str, Any]:
+    """The authentication and maturity part of :func:`report_content`: ``maturity``,
+    ``authentication``, ``dns_findings``, ``authentication_value`` (None or [] when absent)."""
+    maturity = None
+    entry = summary.get("maturity")
+    if entry:
+        evidence_table = tables.get("maturity_evidence")
+        records = [] if evidence_table is None else evidence_table.to_dict("records")
+        met_of = {str(r["criterion"]): _met(r.get("met")) for r in records}
+        missing = []
+        for name in entry.get("missing_for_next") or []:
+            label = criterion_label(name)
+            missing.append(label + (" (no evidence given)" if met_of.get(name) == "no evidence"
+                                    else ""))
+        levels = int((decision.get("maturity") or {}).get("levels", 4))
+        name = option_label(entry["level_name"])
+        following = entry.get("next_option")
+        line = f"Level {entry['level']} of {levels}: {name}"
+        if following:
+            line += f"; next: {option_label(following)}"
+            line += (", missing: " + ", ".join(missing)) if missing else ""
+        else:
+            line += " (the top level)"
+        baseline = decision.get("baseline")
+        baseline_from = decision.get("baseline_from")
+        if baseline and baseline_from == "maturity":
+            baseline_note = (f"The options are compared with {option_label(baseline)}, the "
+                             "sender's current level.")
+        elif baseline and baseline_from == "config":
+            baseline_note = (f"The options are compared with {option_label(baseline)}, the "
+                             "baseline the scenario config names.")
+        else:
+            baseline_note = ""
+        maturity = {
+            "line": line + ".",
+            "baseline_note": baseline_note,
+            "evidence": [
+                {"level": str(r.get("level", "")),
+                 "level_name": option_label(r.get("level_name", "")),
+                 "criterion": criterion_label(str(r["criterion"])),
+                 "required": bool(r.get("required", True)),
+                 "description": str(r.get("description", "")),
+                 "observed": str(r.get("observed", "")),
+                 "met": _met(r.get("met")),
+                 "source": str(r.get("source", ""))}
+                for r in records],
+            "missing": missing,
+            "is_top": not following,
+        }
+
+    authentication = None
+    auth = summary.get("authentication")
+    if auth:
+        counts = tables.get("dmarc_counts") or {}
+        every = tables.get("authentication")
+        own = tables.get("authentication_own")
+        strangers = tables.get("unknown_sources")
+        authentication = {
+            "counts": (f"{format_count(counts.get('files', 0))} report files, "
+                       f"{format_count(auth.get('reports'))} reports, "
+                       f"{format_count(auth.get('records'))} records counting "
+                       f"{format_count(auth.get('messages'))} messages; "
+                       f"{format_count(auth.get('quarantined'))} quarantined"),
+            "quarantine_reasons": [str(r) for r in counts.get("quarantine_reasons", [])],
+            "pass": format_percent(auth.get("dmarc_pass_share")),
+            "failing": format_percent(auth.get("failing_share")),
+            "own_failing": format_percent(auth.get("own_mail_failing_share")),
+            "domains": [] if every is None else [
+                {"domain": str(r["domain"]), "messages": format_count(r["messages"]),
+                 "both": format_percent(r["both_aligned_share"]),
+                 "dkim_only": format_percent(r["dkim_only_share"]),
+                 "spf_only": format_percent(r["spf_only_share"]),
+                 "failing": format_percent(r["failing_share"]),
+                 "pass": format_percent(r["dmarc_pass_share"])}
+                for r in every.to_dict("records")],
+            "own": [] if own is None else [
+                {"domain": str(r["domain"]),
+                 "provider": provider_name(str(r["mailbox_provider"])),
+                 "messages": format_count(r["messages"]),
+                 "pass": format_percent(r["dmarc_pass_share"]),
+                 "dkim_only": format_percent(r["dkim_only_share"]),
+                 "spf_only": format_percent(r["spf_only_share"]),
+                 "failing": format_percent(r["failing_share"])}
+                for r in own.to_dict("records")],
+            "unknown": [] if strangers is None else [
+                {"domain": str(r["domain"]), "source": str(r["source"]),
+                 "ips": _text(r.get("ips")), "messages": format_count(r["messages"]),
+                 "cause": _text(r.get("likely_cause")).replace("_", " "),
+                 "explanation": _text(r.get("explanation")),
+                 "seen_by": _text(r.get("reporter_names")).replace(",", ", "),
+                 "seen": f"{format_date(r.get('first_seen'))} to "
+                         f"{format_date(r.get('last_seen'))}"}
+                for r in strangers.to_dict("records")],
+        }
+
+    findings = tables.get("dns_findings")
+    if findings is None:
+        findings = pd.DataFrame(summary.get("dns_findings") or [])
+    dns_findings = [
+        {"domain": str(r.get("domain", "")), "severity": str(r.get("severity", "")),
+         "code": str(r.get("code", "")), "message": str(r.get("message", "")),
+         "consequence": _text(r.get("consequence")), "source": _text(r.get("source"))}
+        for r in findings.to_dict("records")]
+
+    value = summary.get("authentication_fix_value_per_month")
+    authentication_value = None
+    if value:
+        impact = tables.get("authentication_impact")
+        # Nothing to recover: every draw is zero, typically because no provider's rule applies
+        # at the sender's volume (the table says why per provider).
+        nothing = all(_finite(value.get(key)) == 0 for key in ("p10", "p50", "p90"))
+        authentication_value = {
+            "nothing": nothing,
+            "p50": format_money(value.get("p50"), currency),
+            "p10": format_money(value.get("p10"), currency),
+            "p90": format_money(value.get("p90"), currency),
+            "providers": [] if impact is None else [
+                {"provider": provider_name(str(r["mailbox_provider"])),
+                 "failing": format_percent(r["failing_share"]),
+                 "action": str(r["action"]),
+                 "missing": format_percent(r["missing_share"]),
+                 "junked": format_percent(r["junked_share"]),
+                 "note": _text(r.get("note")), "source": _text(r.get("source"))}
+                for r in impact.to_dict("records")],
+        }
+    return {"maturity": maturity, "authentication": authentication,
+            "dns_findings": dns_findings, "authentication_value": authentication_value}
+
+
+def _met(value: Any) -> str:
+    """A maturity criterion's verdict for people: ``yes``, ``no`` or ``no evidence``."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "no evidence"
+    return "yes" if bool(value) else "no"
+
+
+def _text(value: Any) -> str:
+    """A cell as text: empty for missing values."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
 
 
 def _whole_percent(fraction: Any) -> str:
@@ -359,9 +549,15 @@ def write_report(
     out_dir : path
         Created if needed.
     tables : mapping, optional
-        ``"assumptions"`` (:func:`~deliverability_econ.report.summary.assumptions_table`) and
+        ``"assumptions"`` (:func:`~deliverability_econ.report.summary.assumptions_table`),
         ``"signals"`` (the :func:`~deliverability_econ.signals.risk_signals` table, whose
-        ``sentence`` column is shown to readers).
+        ``sentence`` column is shown to readers) and, for the authentication section
+        (:func:`~deliverability_econ.report.report_tables`), ``"maturity_evidence"``
+        (``MaturityAssessment.evidence``), ``"authentication"`` and ``"authentication_own"``
+        (:func:`~deliverability_econ.authentication_summary` of all mail per domain and of the
+        own mail per provider), ``"unknown_sources"``, ``"dns_findings"``
+        (``DnsCheck.findings``), ``"authentication_impact"`` (``AuthenticationValue.impact``)
+        and ``"dmarc_counts"`` (a dict, :func:`~deliverability_econ.report.summary.dmarc_counts`).
     notes : mapping, optional
         Section -> caveat, e.g. ``"not available: <reason>"``.
     currency : str
@@ -372,9 +568,9 @@ def write_report(
     model_warnings : sequence of str
         Shown with the data quality.
     decision : mapping, optional
-        ``baseline``, ``messages_per_month``, ``tornado_option``
-        (:attr:`~deliverability_econ.report.ReportAnalysis.decision`); with ``tables``
-        ``"npv_tornado"`` (:func:`~deliverability_econ.finance.npv_tornado`).
+        ``baseline``, ``baseline_from``, ``messages_per_month``, ``tornado_option``,
+        ``maturity`` (:attr:`~deliverability_econ.report.ReportAnalysis.decision`); with
+        ``tables`` ``"npv_tornado"`` (:func:`~deliverability_econ.finance.npv_tornado`).
     timings : dict, optional
         Filled with the wall and CPU time of each step (``png``, ``json``, ``html``,
         ``pdf``): step -> ``{"wall", "cpu"}`` [seconds].
@@ -605,6 +801,13 @@ def write_pdf(content: Mapping[str, Any], images: Sequence[tuple[str, bytes]],
         for key in ("options", "recommended_option", "break_even_messages_per_month"):
             _pdf_note(layout, notes, key)
 
+        layout.heading(titles["maturity"], size=12)
+        if content["maturity"]:
+            layout.paragraph(content["maturity"]["line"], size=10)
+            if content["maturity"]["baseline_note"]:
+                layout.paragraph(content["maturity"]["baseline_note"])
+        _pdf_note(layout, notes, "maturity")
+
         layout.heading(titles["risk_signals"], size=12)
         for signal in content["top_signals"]:
             layout.paragraph(f"[{signal['severity'].upper()}] {signal['date']}, "
@@ -621,6 +824,8 @@ def write_pdf(content: Mapping[str, Any], images: Sequence[tuple[str, bytes]],
         for key in sorted(notes):
             if key.startswith("chart"):
                 _pdf_note(layout, notes, key)
+
+        _pdf_authentication(layout, content)
 
         if content["options"]:
             layout.heading(titles["all_options"])
@@ -652,6 +857,93 @@ def write_pdf(content: Mapping[str, Any], images: Sequence[tuple[str, bytes]],
             layout.paragraph(warning, size=8, color="#444444")
         layout.close_page()
     return Path(path)
+
+
+def _pdf_authentication(layout: _PdfLayout, content: Mapping[str, Any]) -> None:
+    """The PDF's "Authentication and sending maturity" section (the HTML's, in order)."""
+    titles, notes = content["titles"], content["notes"]
+    layout.heading(titles["authentication"])
+    maturity = content["maturity"]
+    if maturity:
+        layout.paragraph(maturity["line"], size=10, weight="bold")
+        if maturity["baseline_note"]:
+            layout.paragraph(maturity["baseline_note"])
+        layout.paragraph(titles["maturity_evidence"], size=10, weight="bold")
+        layout.table(["Level", "Criterion", "Observed", "Met", "Source"],
+                     [[f"{r['level']}. {r['level_name']}",
+                       r["criterion"] + ("" if r["required"] else " (advisory)"),
+                       r["observed"], r["met"], r["source"]] for r in maturity["evidence"]],
+                     [1.1, 1.7, 2.6, 0.7, 1.9], size=7)
+        layout.paragraph(titles["maturity_missing"], size=10, weight="bold")
+        if maturity["is_top"]:
+            layout.paragraph("Nothing: the sender is at the top level.")
+        for item in maturity["missing"]:
+            layout.paragraph(f"- {item}")
+    _pdf_note(layout, notes, "maturity")
+
+    layout.paragraph(titles["dmarc"], size=10, weight="bold")
+    authentication = content["authentication"]
+    if authentication:
+        layout.paragraph(authentication["counts"] + ".", size=8, color="#444444")
+        for reason in authentication["quarantine_reasons"]:
+            layout.paragraph(f"Quarantined: {reason}", size=8, color="#444444")
+        layout.paragraph(f"{authentication['pass']} of the messages the reports count pass "
+                         f"DMARC, {authentication['failing']} fail; of the sender's own mail, "
+                         f"{authentication['own_failing']} fails.")
+        layout.table(["Domain (all sources)", "Messages", "Both aligned", "DKIM only",
+                      "SPF only", "Failing", "DMARC pass"],
+                     [[r["domain"], r["messages"], r["both"], r["dkim_only"], r["spf_only"],
+                       r["failing"], r["pass"]] for r in authentication["domains"]],
+                     [2.4, 0.9, 1.0, 0.9, 0.9, 0.9, 1.0], size=7)
+        layout.paragraph(titles["dmarc_own"], size=10, weight="bold")
+        if authentication["own"]:
+            layout.table(["Domain", "Mailbox provider", "Messages", "DMARC pass", "DKIM only",
+                          "SPF only", "Failing"],
+                         [[r["domain"], r["provider"], r["messages"], r["pass"], r["dkim_only"],
+                           r["spf_only"], r["failing"]] for r in authentication["own"]],
+                         [1.8, 2.0, 0.9, 0.9, 0.9, 0.9, 0.9], size=7)
+        else:
+            layout.paragraph("The reports show no mail from the sender's own sources.")
+        layout.paragraph(titles["unknown_sources"], size=10, weight="bold")
+        if authentication["unknown"]:
+            layout.table(["Source", "IPs", "Messages", "Likely cause", "Seen by"],
+                         [[r["source"], r["ips"], r["messages"],
+                           f"{r['cause']}: {r['explanation']}", r["seen_by"]]
+                          for r in authentication["unknown"]],
+                         [1.5, 1.3, 0.8, 3.2, 1.6], size=7)
+        else:
+            layout.paragraph("No unknown source sends as the domain.")
+    _pdf_note(layout, notes, "authentication")
+
+    layout.paragraph(titles["dns"], size=10, weight="bold")
+    if content["dns_findings"]:
+        layout.table(["Severity", "Domain", "Finding", "Consequence", "Source"],
+                     [[r["severity"], r["domain"], r["message"], r["consequence"], r["source"]]
+                      for r in content["dns_findings"]],
+                     [0.8, 1.3, 2.2, 2.6, 1.3], size=7)
+    elif "dns" not in notes:
+        layout.paragraph("No finding: the records given pass every check.")
+    _pdf_note(layout, notes, "dns")
+
+    layout.paragraph(titles["authentication_value"], size=10, weight="bold")
+    value = content["authentication_value"]
+    if value:
+        if value["nothing"]:
+            layout.paragraph(f"{value['p50']} per month: no mailbox provider refuses or junks "
+                             "the sender's failing mail at its volume, so fixing it recovers "
+                             "nothing yet (why, per provider, below).")
+        else:
+            layout.paragraph(f"{value['p50']} per month (likely between {value['p10']} and "
+                             f"{value['p90']}): the money recovered if every message of the "
+                             "sender's own sources passed DMARC, against the placement these "
+                             "logs show.")
+        if value["providers"]:
+            layout.table(["Mailbox provider", "Own mail failing", "Action", "Missing",
+                          "Junked", "Why"],
+                         [[r["provider"], r["failing"], r["action"], r["missing"], r["junked"],
+                           r["note"]] for r in value["providers"]],
+                         [1.6, 0.9, 0.7, 0.8, 0.8, 3.6], size=7)
+    _pdf_note(layout, notes, "authentication_value")
 
 
 #: PDF fonts when every character of the report is in Windows-1252: the standard Helvetica

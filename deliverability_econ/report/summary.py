@@ -1,9 +1,11 @@
 """The numbers of the executive report, computed with the package's own models.
 
-:func:`analyze` runs every model the report shows (placement, money at risk, infrastructure
-options, break-even volume, risk signals, health checks) and :func:`build_summary` returns the
-machine-readable part, ``summary.json`` (DESIGN.md, "``report``"). The report holds no model
-logic: each number comes from a public function of the package, called here.
+:func:`analyze` runs every model the report shows (placement, money at risk, authentication
+evidence, DNS checks, the sender's maturity level, infrastructure options compared with that
+level, break-even volume, risk signals, health checks) and :func:`build_summary` returns the
+machine-readable part, ``summary.json`` (DESIGN.md, "``report``", extended by
+:data:`SUMMARY_KEYS`). The report holds no model logic: each number comes from a public
+function of the package, called here.
 
 Parts of the kit may be missing in a given installation (a module not yet written, an optional
 dependency absent). Each section then degrades on its own: its values are ``None`` (or an empty
@@ -38,6 +40,11 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "break_even_messages_per_month",
     "risk_signals",
     "data_quality",
+    # Added after DESIGN.md's keys (issue 9): authentication evidence and maturity.
+    "authentication",
+    "dns_findings",
+    "maturity",
+    "authentication_fix_value_per_month",
 )
 
 #: Keys of one ``placement`` entry.
@@ -59,6 +66,27 @@ SIGNAL_KEYS: tuple[str, ...] = ("date", "scope", "signal", "severity", "evidence
 
 #: Keys of ``data_quality``.
 DATA_QUALITY_KEYS: tuple[str, ...] = ("records_read", "events", "duplicates", "quarantined")
+
+#: Keys of ``authentication`` (None without DMARC aggregate reports).
+AUTHENTICATION_KEYS: tuple[str, ...] = ("messages", "dmarc_pass_share", "failing_share",
+                                        "own_mail_failing_share", "unknown_sources", "reports",
+                                        "records", "quarantined")
+
+#: Keys of one ``authentication["unknown_sources"]`` entry: the source (a known sender's name
+#: or ``net <network>``), its messages, its likely cause
+#: (:data:`deliverability_econ.authentication.LIKELY_CAUSES`) and the domain it sent as (one
+#: network may send as several domains of the reports).
+UNKNOWN_SOURCE_KEYS: tuple[str, ...] = ("source", "messages", "likely_cause", "domain")
+
+#: Keys of one ``dns_findings`` entry.
+DNS_FINDING_KEYS: tuple[str, ...] = ("domain", "severity", "code", "message")
+
+#: Keys of ``maturity`` (:meth:`deliverability_econ.maturity.MaturityAssessment.summary`).
+MATURITY_KEYS: tuple[str, ...] = ("level", "level_name", "next_option", "missing_for_next")
+
+#: Tables of a scenario config, or its top level, where a ``baseline = "<option>"`` key names
+#: the option every other is compared with (overriding the sender's current maturity level).
+BASELINE_CONFIG_TABLES: tuple[str, ...] = ("scenarios", "options")
 
 #: Top-level keys of a scenario TOML that belong to the funnel configuration
 #: (:func:`deliverability_econ.funnel.load_funnels`); the others are left to the scenarios.
@@ -104,10 +132,33 @@ class ReportAnalysis:
     npv_tornado : DataFrame or None
         :func:`deliverability_econ.finance.npv_tornado` of the option the report draws
         (:func:`option_to_draw`); ``attrs["option"]`` names it.
+    authentication : DataFrame or None
+        :func:`deliverability_econ.authentication_summary` of all mail per domain (every
+        source using the domain), from the DMARC aggregate reports.
+    authentication_own : DataFrame or None
+        The same per domain and mailbox provider for the sender's own sources only
+        (``sources="known"``): the mail it can fix itself.
+    unknown_sources : DataFrame or None
+        :func:`deliverability_econ.unknown_sources`: other senders using the domain.
+    dmarc_meta : dict or None
+        The DMARC reader's counts: ``files`` [documents read, refused ones included],
+        ``reports``, ``records``, ``messages``, ``quarantined``, ``duplicates`` and
+        ``quarantine_reasons`` (the first few, as text); None without DMARC input.
+    dns : DnsCheck or None
+        :func:`deliverability_econ.check_dns` of the DNS records given.
+    maturity : MaturityAssessment or None
+        :func:`deliverability_econ.assess_maturity` from the logs and whatever evidence was
+        given (DMARC, DNS, Postmaster, SNDS, seed tests).
+    authentication_value : AuthenticationValue or None
+        :func:`deliverability_econ.authentication_fix_value` of the own mail's failures,
+        against the whole-period placement.
     decision : dict
         What the first screen needs beyond ``summary.json``: ``baseline`` (the option the
-        others are compared with), ``messages_per_month`` (the sender's volume from its logs
-        [messages/month]) and ``tornado_option``; keys are absent when unknown.
+        others are compared with), ``baseline_from`` (``"maturity"``: the sender's current
+        level, ``"config"``: the scenario config's ``baseline``, ``"default"``: the scenario
+        model's), ``messages_per_month`` (the sender's volume from its logs
+        [messages/month]), ``tornado_option`` and ``maturity`` (``level``, ``levels``,
+        ``level_name``, ``next_option``, ``missing_for_next``); keys are absent when unknown.
     assumptions : DataFrame
         ``key``, ``value``, ``low``, ``high``, ``unit``, ``source``, ``description``: the
         inputs behind the money and placement figures, with the fact ids of their sources.
@@ -132,6 +183,13 @@ class ReportAnalysis:
     signals: pd.DataFrame | None = None
     health: pd.DataFrame | None = None
     npv_tornado: pd.DataFrame | None = None
+    authentication: pd.DataFrame | None = None
+    authentication_own: pd.DataFrame | None = None
+    unknown_sources: pd.DataFrame | None = None
+    dmarc_meta: dict[str, Any] | None = None
+    dns: Any = None
+    maturity: Any = None
+    authentication_value: Any = None
     decision: dict[str, Any] = field(default_factory=dict)
     assumptions: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: dict[str, str] = field(default_factory=dict)
@@ -156,6 +214,9 @@ def build_summary(
     seed_tests: pd.DataFrame | None = None,
     postmaster: pd.DataFrame | None = None,
     snds: pd.DataFrame | None = None,
+    dmarc: Any = None,
+    dns_records: Any = None,
+    known_sources: Mapping[str, Sequence[str]] | None = None,
     random_state: RandomState = 0,
     **options: Any,
 ) -> dict:
@@ -173,6 +234,16 @@ def build_summary(
         :class:`~deliverability_econ.funnel.FunnelConfig`, or None for the defaults.
     seed_tests, postmaster, snds : DataFrame, optional
         Calibration data (``io.read_seed_tests``, ``io.read_postmaster``, ``io.read_snds``).
+    dmarc : path, list of paths, DataFrame or (DataFrame, meta), optional
+        DMARC aggregate reports: files or folders (plain, ``.gz`` or ``.zip``) read with
+        :func:`deliverability_econ.read_dmarc_aggregate`, or its records (and meta).
+    dns_records : path, str or DnsCheck, optional
+        The sending domains' DNS records: a text file (zone fragment or ``dig`` output), the
+        text itself, anything else :func:`deliverability_econ.check_dns` takes, or its result.
+    known_sources : mapping, optional
+        ``{name: [cidr, ...]}``: the senders the domain owner knows
+        (:func:`deliverability_econ.authentication.sending_sources`); without it, a source
+        mostly passing aligned SPF counts as the sender's own.
     random_state : None, int or numpy.random.Generator
         Seeds every Monte Carlo; the default 0 makes the same logs give the same report.
     **options
@@ -186,12 +257,21 @@ def build_summary(
         (``p10``, ``p50``, ``p90`` [currency/month]), ``options`` (list of
         :data:`OPTION_KEYS`: ``npv`` percentiles [currency], ``p_npv_positive`` [probability],
         ``payback_months`` [months]), ``recommended_option``, ``break_even_messages_per_month``
-        [messages/month], ``risk_signals`` (list of :data:`SIGNAL_KEYS`, ISO dates) and
-        ``data_quality`` (:data:`DATA_QUALITY_KEYS` [records]). A section that could not be
-        computed is ``None`` (or ``[]``); :func:`analyze` says why.
+        [messages/month], ``risk_signals`` (list of :data:`SIGNAL_KEYS`, ISO dates),
+        ``data_quality`` (:data:`DATA_QUALITY_KEYS` [records]); then ``authentication``
+        (:data:`AUTHENTICATION_KEYS`: ``messages`` [messages the DMARC reports count],
+        ``dmarc_pass_share``, ``failing_share`` [fraction 0-1 of them], ``own_mail_failing_share``
+        [fraction 0-1 of the sender's own sources' messages], ``unknown_sources`` (list of
+        :data:`UNKNOWN_SOURCE_KEYS`), ``reports``, ``records``, ``quarantined`` [counts of the
+        DMARC reader]; None without reports), ``dns_findings`` (list of
+        :data:`DNS_FINDING_KEYS`; ``[]`` without records), ``maturity``
+        (:data:`MATURITY_KEYS`) and ``authentication_fix_value_per_month`` (``p10``, ``p50``,
+        ``p90`` [currency/month] or None). A section that could not be computed is ``None``
+        (or ``[]``); :func:`analyze` says why.
     """
     return analyze(events, meta, config=config, seed_tests=seed_tests, postmaster=postmaster,
-                   snds=snds, random_state=random_state, **options).summary
+                   snds=snds, dmarc=dmarc, dns_records=dns_records, known_sources=known_sources,
+                   random_state=random_state, **options).summary
 
 
 def analyze(
@@ -202,6 +282,9 @@ def analyze(
     seed_tests: pd.DataFrame | None = None,
     postmaster: pd.DataFrame | None = None,
     snds: pd.DataFrame | None = None,
+    dmarc: Any = None,
+    dns_records: Any = None,
+    known_sources: Mapping[str, Sequence[str]] | None = None,
     random_state: RandomState = 0,
     n_draws: int = 2000,
     placement_freq: str = "W",
@@ -214,6 +297,13 @@ def analyze(
     ----------
     events, meta, config, seed_tests, postmaster, snds, random_state
         As in :func:`build_summary`.
+    dmarc, dns_records, known_sources
+        Authentication evidence, as in :func:`build_summary`. Each feeds its own section
+        (``authentication``, ``dns``); the ``maturity`` section always runs (from the logs
+        alone when nothing else is given) and, unless the scenario config names a
+        ``baseline`` (:data:`BASELINE_CONFIG_TABLES`), the options are compared with the
+        sender's current level (:meth:`MaturityAssessment.current_scenario`) instead of the
+        scenario model's default baseline.
     n_draws : int
         Monte Carlo draws of each model (placement, money, options).
     placement_freq : {"D", "W", "M"}
@@ -231,7 +321,9 @@ def analyze(
     from ..messages import messages as to_messages
 
     funnel_config, scenario_config = load_config(config)
-    seeds = check_random_state(random_state).spawn(4)
+    # Five streams: placement, money, options, break-even, authentication value. Spawned
+    # children are numbered, so adding the fifth left the first four's draws unchanged.
+    seeds = check_random_state(random_state).spawn(5)
     timings: dict[str, dict[str, float]] = {}
     with timed(timings, "messages"):
         table = to_messages(events)
@@ -283,6 +375,65 @@ def analyze(
 
     analysis.revenue = section("revenue_at_risk", revenue)
 
+    def authentication() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        if dmarc is None:
+            raise _Unavailable("no DMARC aggregate reports given (deliverability-econ report "
+                               "--dmarc FOLDER)")
+        with timed(timings, "read_dmarc"):
+            records, dmarc_meta = read_dmarc(dmarc)
+        analysis.dmarc_meta = dmarc_counts(records, dmarc_meta)
+        if records.empty:
+            counts = analysis.dmarc_meta
+            reasons = "; ".join(counts["quarantine_reasons"])
+            raise _Unavailable(
+                f"no readable record in the DMARC reports given ({counts['files']} file(s), "
+                f"{counts['quarantined']} quarantined" + (f": {reasons}" if reasons else "")
+                + ")")
+        from ..authentication import authentication_summary, unknown_sources
+        every = authentication_summary(records, known_sources=known_sources)
+        own = authentication_summary(records, ("domain", "mailbox_provider"),
+                                     known_sources=known_sources, sources="known")
+        return every, own, unknown_sources(records, known_sources)
+
+    evidence = section("authentication", authentication)
+    if evidence is not None:
+        (analysis.authentication, analysis.authentication_own,
+         analysis.unknown_sources) = evidence
+
+    def dns():
+        if dns_records is None:
+            raise _Unavailable("no DNS records given (deliverability-econ report --dns FILE)")
+        return check_dns_records(dns_records)
+
+    analysis.dns = section("dns", dns)
+
+    def maturity():
+        from ..maturity import assess_maturity
+        return assess_maturity(table, analysis.dns, analysis.authentication,
+                               analysis.unknown_sources, postmaster=postmaster, snds=snds,
+                               seed_tests=seed_tests)
+
+    analysis.maturity = section("maturity", maturity)
+    if analysis.maturity is not None:
+        from ..maturity import LEVEL_NAMES
+        analysis.decision["maturity"] = {**analysis.maturity.summary(),
+                                         "levels": len(LEVEL_NAMES)}
+
+    def authentication_value():
+        if analysis.authentication_own is None:
+            raise _Unavailable("needs DMARC aggregate reports (--dmarc)")
+        if analysis.authentication_own.empty:
+            raise _Unavailable("the DMARC reports show no mail from the sender's own sources")
+        if analysis.placement_total is None:
+            raise _Unavailable("no placement estimate to apply the failures to")
+        from ..auth_impact import authentication_fix_value
+        return authentication_fix_value(table, analysis.authentication_own,
+                                        analysis.placement_total, config=funnel_config,
+                                        draws=n_draws, interval=interval,
+                                        random_state=seeds[4])
+
+    analysis.authentication_value = section("authentication_value", authentication_value)
+
     context = {
         "messages": table,
         "placement": periods,
@@ -297,6 +448,16 @@ def analyze(
         "random_state": seeds[2],
         **calibration,
     }
+    configured_baseline = section("options", lambda: configured_baseline_of(scenario_config))
+    if configured_baseline is not None:
+        context["baseline"] = configured_baseline
+        analysis.decision["baseline_from"] = "config"
+    elif analysis.maturity is not None:
+        # Options are judged against where the sender stands today, not a generic default.
+        context["baseline"] = analysis.maturity.current_scenario()
+        analysis.decision["baseline_from"] = "maturity"
+    else:
+        analysis.decision["baseline_from"] = "default"
     volumes = section("options", lambda: _sender_volumes(table, funnel_config))
     if volumes is not None:
         context["volumes"], context["provider_shares"] = volumes
@@ -331,9 +492,11 @@ def analyze(
     break_even = _function("deliverability_econ.scenarios", "break_even_messages_per_month")
     break_even_value = section(
         "break_even_messages_per_month",
-        # The break-even keeps its own (small) number of draws: it simulates a volume grid.
+        # The break-even keeps its own (small) number of draws: it simulates a volume grid;
+        # and its own baseline: it is the volume where a dedicated IP beats the shared pool,
+        # whatever the sender's level.
         lambda: _scalar(_call_with(break_even(), {
-            **{k: v for k, v in context.items() if k not in ("draws", "n_draws")},
+            **{k: v for k, v in context.items() if k not in ("draws", "n_draws", "baseline")},
             "random_state": seeds[3]})))
 
     def signals() -> pd.DataFrame:
@@ -364,6 +527,12 @@ def analyze(
             "description": "the NPV tornado moves the discount rate this much either side of "
                            "the options' rate"}], columns=list(ASSUMPTION_COLUMNS))
         analysis.assumptions = pd.concat([analysis.assumptions, swing], ignore_index=True)
+    if analysis.maturity is not None or analysis.authentication_value is not None:
+        extra = section("assumptions", lambda: authentication_assumptions(
+            maturity=analysis.maturity is not None,
+            authentication_value=analysis.authentication_value is not None))
+        if extra is not None:
+            analysis.assumptions = pd.concat([analysis.assumptions, extra], ignore_index=True)
 
     analysis.summary = {
         "placement": _placement_rows(analysis.placement_total),
@@ -374,6 +543,13 @@ def analyze(
         "break_even_messages_per_month": break_even_value,
         "risk_signals": _signal_rows(analysis.signals),
         "data_quality": data_quality(meta),
+        "authentication": _authentication_entry(analysis),
+        "dns_findings": _dns_finding_rows(analysis.dns),
+        "maturity": (None if analysis.maturity is None
+                     else _maturity_entry(analysis.maturity.summary())),
+        "authentication_fix_value_per_month": (
+            None if analysis.authentication_value is None
+            else _percentiles(analysis.authentication_value.monthly)),
     }
     return analysis
 
@@ -420,6 +596,108 @@ def data_quality(meta: Mapping[str, Any]) -> dict[str, int]:
     return {key: int(meta.get(key, 0) or 0) for key in DATA_QUALITY_KEYS}
 
 
+def read_dmarc(dmarc: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """DMARC aggregate records and the reader's meta from what :func:`analyze` was given.
+
+    Parameters
+    ----------
+    dmarc : path, list of paths, DataFrame or (DataFrame, meta)
+        Report files or folders (read with :func:`deliverability_econ.read_dmarc_aggregate`,
+        bad reports quarantined), or records already read, with or without their meta.
+
+    Returns
+    -------
+    records : DataFrame
+    meta : dict
+        The reader's meta; for records given as a table, what can be counted from them.
+    """
+    if isinstance(dmarc, tuple) and len(dmarc) == 2 and isinstance(dmarc[0], pd.DataFrame):
+        return dmarc[0], dict(dmarc[1])
+    if isinstance(dmarc, pd.DataFrame):
+        return dmarc, {"rows": len(dmarc), "quarantined": 0, "duplicates": 0}
+    from ..io import read_dmarc_aggregate
+    return read_dmarc_aggregate(dmarc)
+
+
+#: Quarantine reasons of the DMARC reader quoted in the report, at most.
+QUARANTINE_REASONS_SHOWN = 3
+
+
+def dmarc_counts(records: pd.DataFrame, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """What the report says about the DMARC reports read.
+
+    Returns
+    -------
+    dict
+        ``files`` [documents read, refused ones included], ``reports`` [reports read],
+        ``records`` [report records kept], ``messages`` [messages they count],
+        ``quarantined`` [records or documents kept aside], ``duplicates`` [records of reports
+        read twice], ``quarantine_reasons`` (list of str: the first
+        :data:`QUARANTINE_REASONS_SHOWN` distinct ``source: reason``, file names only).
+    """
+    reports = meta.get("reports")
+    if isinstance(reports, pd.DataFrame):
+        report_count = len(reports)
+    elif {"reporter", "report_id"} <= set(records.columns):
+        report_count = int(records[["reporter", "report_id"]].drop_duplicates().shape[0])
+    else:
+        report_count = 0
+    reasons: list[str] = []
+    quarantine = meta.get("quarantine")
+    if isinstance(quarantine, pd.DataFrame) and len(quarantine) and "reason" in quarantine:
+        for record in quarantine.to_dict("records"):
+            text = f"{Path(str(record.get('source', ''))).name}: {record['reason']}"
+            if text not in reasons:
+                reasons.append(text)
+            if len(reasons) == QUARANTINE_REASONS_SHOWN:
+                break
+    count = int(records["count"].sum()) if "count" in records.columns else 0
+    return {"files": int(meta.get("documents", 0) or 0), "reports": int(report_count),
+            "records": int(len(records)), "messages": int(meta.get("messages", count) or 0),
+            "quarantined": int(meta.get("quarantined", 0) or 0),
+            "duplicates": int(meta.get("duplicates", 0) or 0), "quarantine_reasons": reasons}
+
+
+def check_dns_records(dns_records: Any):
+    """:func:`deliverability_econ.check_dns` of what :func:`analyze` was given: a
+    :class:`~deliverability_econ.dns_checks.DnsCheck` passes through, a path (a
+    :class:`~pathlib.Path`, or a one-line string naming an existing file) is read as text,
+    any other string is the records' text."""
+    from ..dns_checks import DnsCheck, check_dns
+
+    if isinstance(dns_records, DnsCheck):
+        return dns_records
+    if isinstance(dns_records, str) and "\n" not in dns_records and dns_records.strip():
+        candidate = Path(dns_records)
+        try:
+            if candidate.is_file():
+                dns_records = candidate
+        except OSError:  # a record text too long to be a file name
+            pass
+    if isinstance(dns_records, Path):
+        dns_records = dns_records.read_text(encoding="utf-8")
+    return check_dns(dns_records)
+
+
+def configured_baseline_of(scenario_config: Any) -> str | None:
+    """The ``baseline`` option a scenario config names, or None.
+
+    Looked up at the config's top level, then in its :data:`BASELINE_CONFIG_TABLES`
+    (``[scenarios] baseline = "shared_relay"``).
+    """
+    if scenario_config is None or not isinstance(scenario_config, Mapping | str | Path):
+        return None
+    if isinstance(scenario_config, Mapping):
+        data = scenario_config
+    else:
+        with Path(scenario_config).open("rb") as handle:
+            data = tomllib.load(handle)
+    for table in (data, *(data.get(name) for name in BASELINE_CONFIG_TABLES)):
+        if isinstance(table, Mapping) and table.get("baseline") is not None:
+            return str(table["baseline"])
+    return None
+
+
 #: Columns of :func:`assumptions_table`.
 ASSUMPTION_COLUMNS: tuple[str, ...] = ("key", "value", "low", "high", "unit", "source",
                                        "description")
@@ -459,6 +737,48 @@ def assumptions_table(funnel_config: Any, options_result: Any = None) -> pd.Data
     if extra is not None and len(extra):
         table = pd.concat([table, extra], ignore_index=True)
     return table
+
+
+def authentication_assumptions(*, maturity: bool = True,
+                               authentication_value: bool = True) -> pd.DataFrame:
+    """The thresholds behind the maturity level and the value of fixing authentication.
+
+    Rows: :data:`deliverability_econ.maturity.MIN_ALIGNED_SHARE`, ``MAX_UNKNOWN_SOURCE_SHARE``
+    and ``MAJORITY_SHARE`` (assumptions of the maturity criteria), and the bulk-sender
+    threshold of every provider rule in :data:`deliverability_econ.auth_impact.PROVIDER_RULES`
+    (F1, F7, F8).
+
+    Returns
+    -------
+    DataFrame
+        :data:`ASSUMPTION_COLUMNS`.
+    """
+    rows = []
+    if maturity:
+        from .. import maturity as maturity_module
+        for name, description in (
+                ("MIN_ALIGNED_SHARE", "smallest share of reported mail passing DMARC for the "
+                                      "optimized-stack level"),
+                ("MAX_UNKNOWN_SOURCE_SHARE", "largest share of reported mail from unknown "
+                                             "sources for the optimized-stack level (advisory)"),
+                ("MAJORITY_SHARE", "share of volume that decides the own-domain alignment and "
+                                   "dedicated-IP criteria")):
+            rows.append({"key": f"maturity.{name.lower()}",
+                         "value": getattr(maturity_module, name), "low": np.nan,
+                         "high": np.nan, "unit": "fraction 0-1",
+                         "source": f"assumption (maturity.{name})", "description": description})
+    if authentication_value:
+        from ..auth_impact import PROVIDER_RULES
+        for provider, rule in PROVIDER_RULES.items():
+            rows.append({"key": f"auth_impact.bulk_threshold.{provider}",
+                         "value": np.nan if rule.bulk_threshold is None else rule.bulk_threshold,
+                         "low": np.nan, "high": np.nan, "unit": "messages/day",
+                         "source": f"{rule.source}; auth_impact.PROVIDER_RULES",
+                         "description": f"daily volume from which {provider} "
+                                        f"{'rejects' if rule.action == 'reject' else 'junks'} "
+                                        "bulk mail failing DMARC (in force from "
+                                        f"{rule.in_force_from})"})
+    return pd.DataFrame(rows, columns=list(ASSUMPTION_COLUMNS))
 
 
 #: Swing of the discount rate in the NPV tornado, either side of the options' rate
@@ -605,6 +925,48 @@ def _signal_rows(signals: pd.DataFrame | None) -> list[dict]:
         }
         for record in signals.to_dict("records")
     ]
+
+
+def _authentication_entry(analysis: ReportAnalysis) -> dict[str, Any] | None:
+    """``summary.json``'s ``authentication``: totals over every domain of the reports."""
+    every, own = analysis.authentication, analysis.authentication_own
+    if every is None:
+        return None
+    messages = float(every["messages"].sum())
+    failing = float(every["failing"].sum())
+    own_messages = float(own["messages"].sum()) if own is not None else 0.0
+    own_failing = float(own["failing"].sum()) if own is not None else 0.0
+    strangers = analysis.unknown_sources
+    unknown = [] if strangers is None else [
+        {"source": str(record["source"]), "messages": int(record["messages"]),
+         "likely_cause": None if pd.isna(record["likely_cause"]) else str(record["likely_cause"]),
+         "domain": str(record["domain"])}
+        for record in strangers.to_dict("records")]
+    counts = analysis.dmarc_meta or {}
+    return {
+        "messages": int(messages),
+        "dmarc_pass_share": _number(1.0 - failing / messages) if messages else None,
+        "failing_share": _number(failing / messages) if messages else None,
+        "own_mail_failing_share": _number(own_failing / own_messages) if own_messages else None,
+        "unknown_sources": unknown,
+        "reports": int(counts.get("reports", 0)),
+        "records": int(counts.get("records", 0)),
+        "quarantined": int(counts.get("quarantined", 0)),
+    }
+
+
+def _dns_finding_rows(dns: Any) -> list[dict[str, str]]:
+    if dns is None or dns.findings.empty:
+        return []
+    return [{key: str(record[key]) for key in DNS_FINDING_KEYS}
+            for record in dns.findings.to_dict("records")]
+
+
+def _maturity_entry(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {"level": int(summary["level"]), "level_name": str(summary["level_name"]),
+            "next_option": None if summary.get("next_option") is None
+            else str(summary["next_option"]),
+            "missing_for_next": [str(name) for name in summary.get("missing_for_next", [])]}
 
 
 def _scalar(value: Any) -> float | None:

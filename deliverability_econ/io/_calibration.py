@@ -23,7 +23,7 @@ from typing import IO, Any, NamedTuple
 
 import pandas as pd
 
-from ._base import _SURROGATE, ReadOptions, RecordError, _quarantine
+from ._base import _SURROGATE, InputFormatError, ReadOptions, RecordError, _quarantine
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
@@ -121,6 +121,75 @@ def normalize_header(name: str) -> str:
     ``"User Reported Spam Ratio"`` both give ``"user_reported_spam_ratio"``."""
     text = _CAMEL_BOUNDARY.sub("_", name.strip().lstrip("\ufeff"))
     return _NOT_WORD.sub("_", text.lower()).strip("_")
+
+
+def header_positions(
+    source: str, header: Any, aliases: Mapping[str, str]
+) -> tuple[dict[str, int], list[str], str]:
+    """Column positions of a CSV header: canonical column -> index.
+
+    Parameters
+    ----------
+    source : str
+        The file, for errors.
+    header : CsvRow
+        The header row (:func:`iter_csv_rows`).
+    aliases : mapping of str to str
+        :func:`normalize_header` key -> canonical column.
+
+    Returns
+    -------
+    positions : dict of str to int
+    unknown : list of str
+        Headers that match no alias (blank ones left out), for :func:`report_unknown_columns`.
+    location : str
+        ``"line N (header)"``, for the caller's own errors.
+
+    Raises
+    ------
+    InputFormatError
+        For an unreadable header, or two columns giving the same canonical column.
+    """
+    location = f"line {header.line} (header)"
+    if header.error is not None or has_bad_bytes(header.text):
+        raise InputFormatError(
+            source, location, None, header.error or "bytes that are not valid UTF-8"
+        )
+    positions: dict[str, int] = {}
+    unknown: list[str] = []
+    for index, name in enumerate(header.fields):
+        column = aliases.get(normalize_header(name))
+        if column is None:
+            if name.strip():
+                unknown.append(name.strip())
+            continue
+        if column in positions:
+            raise InputFormatError(
+                source,
+                location,
+                column,
+                f"two columns give {column!r}: {header.fields[positions[column]]!r} and {name!r}",
+            )
+        positions[column] = index
+    return positions, unknown, location
+
+
+def report_unknown_columns(
+    source: str, location: str, unknown: list[str], unknown_columns: str, stats: TableStats,
+    known: str = "",
+) -> None:
+    """Raise, warn about or ignore the unknown columns of a header (``unknown_columns``).
+
+    ``known`` is appended to the message (e.g. the columns the reader knows)."""
+    if not unknown:
+        return
+    message = f"unknown column(s) {', '.join(map(repr, unknown))}{known}"
+    if unknown_columns == "raise":
+        raise InputFormatError(
+            source, location, unknown[0], message + "; pass unknown_columns='ignore' to skip them"
+        )
+    if unknown_columns == "warn":
+        stats.warnings.append(f"{source}: {message}; ignored")
 
 
 def detect_delimiter(line: str) -> str:

@@ -40,6 +40,7 @@ from ._base import InputFormatError, RecordError, expand_sources, iter_json_valu
 from ._calibration import (
     TableStats,
     has_bad_bytes,
+    header_positions,
     iter_csv_rows,
     normalize_header,
     parse_count,
@@ -49,6 +50,7 @@ from ._calibration import (
     quarantine_unreadable,
     readable,
     reader_options,
+    report_unknown_columns,
     table_meta,
 )
 
@@ -471,27 +473,7 @@ def _check_bounds(record: dict, field_name: str) -> None:
 
 
 def _csv_positions(source: str, header, unknown_columns: str, stats: TableStats) -> dict[str, int]:
-    location = f"line {header.line} (header)"
-    if header.error is not None or has_bad_bytes(header.text):
-        raise InputFormatError(
-            source, location, None, header.error or "bytes that are not valid UTF-8"
-        )
-    positions: dict[str, int] = {}
-    unknown: list[str] = []
-    for index, name in enumerate(header.fields):
-        column = CSV_ALIASES.get(normalize_header(name))
-        if column is None:
-            if name.strip():
-                unknown.append(name.strip())
-            continue
-        if column in positions:
-            raise InputFormatError(
-                source,
-                location,
-                column,
-                f"two columns give {column!r}: {header.fields[positions[column]]!r} and {name!r}",
-            )
-        positions[column] = index
+    positions, unknown, location = header_positions(source, header, CSV_ALIASES)
     if "name" not in positions:
         missing = [c for c in ("date", "domain") if c not in positions]
         if missing:
@@ -502,17 +484,7 @@ def _csv_positions(source: str, header, unknown_columns: str, stats: TableStats)
                 "required column missing: a Postmaster CSV needs 'date' and 'domain' (or the "
                 f"API's 'name'); found {', '.join(f.strip() for f in header.fields)}",
             )
-    if unknown:
-        message = f"unknown column(s) {', '.join(map(repr, unknown))}"
-        if unknown_columns == "raise":
-            raise InputFormatError(
-                source,
-                location,
-                unknown[0],
-                message + "; pass unknown_columns='ignore' to skip them",
-            )
-        if unknown_columns == "warn":
-            stats.warnings.append(f"{source}: {message}; ignored")
+    report_unknown_columns(source, location, unknown, unknown_columns, stats)
     return positions
 
 

@@ -52,14 +52,14 @@ from ..schema import MAILBOX_PROVIDERS
 from ._base import InputFormatError, RecordError, expand_sources, open_text
 from ._calibration import (
     TableStats,
-    has_bad_bytes,
+    header_positions,
     iter_csv_rows,
-    normalize_header,
     parse_count,
     parse_day,
     quarantine,
     quarantine_unreadable,
     reader_options,
+    report_unknown_columns,
     table_meta,
 )
 
@@ -330,27 +330,7 @@ def _check_provider(provider: str, option: str) -> str:
 def _header_positions(
     source: str, header, unknown_columns: str, stats: TableStats
 ) -> dict[str, int]:
-    location = f"line {header.line} (header)"
-    if header.error is not None or has_bad_bytes(header.text):
-        raise InputFormatError(
-            source, location, None, header.error or "bytes that are not valid UTF-8"
-        )
-    positions: dict[str, int] = {}
-    unknown: list[str] = []
-    for index, name in enumerate(header.fields):
-        canonical = COLUMN_ALIASES.get(normalize_header(name))
-        if canonical is None:
-            if name.strip():
-                unknown.append(name.strip())
-            continue
-        if canonical in positions:
-            raise InputFormatError(
-                source,
-                location,
-                canonical,
-                f"two columns give {canonical!r}: {header.fields[positions[canonical]]!r} and {name!r}",
-            )
-        positions[canonical] = index
+    positions, unknown, location = header_positions(source, header, COLUMN_ALIASES)
     missing = [name for name in SEED_TEST_COLUMNS if name not in positions]
     if missing:
         raise InputFormatError(
@@ -360,20 +340,10 @@ def _header_positions(
             f"required column missing (need {', '.join(SEED_TEST_COLUMNS)}; found "
             f"{', '.join(f.strip() for f in header.fields)})",
         )
-    if unknown:
-        message = (
-            f"unknown column(s) {', '.join(map(repr, unknown))}; known: "
-            f"{', '.join((*SEED_TEST_COLUMNS, *OPTIONAL_COLUMNS))} and their synonyms"
-        )
-        if unknown_columns == "raise":
-            raise InputFormatError(
-                source,
-                location,
-                unknown[0],
-                message + "; pass unknown_columns='ignore' to skip them",
-            )
-        if unknown_columns == "warn":
-            stats.warnings.append(f"{source}: {message}; ignored")
+    report_unknown_columns(
+        source, location, unknown, unknown_columns, stats,
+        known=f"; known: {', '.join((*SEED_TEST_COLUMNS, *OPTIONAL_COLUMNS))} and their synonyms",
+    )
     return positions
 
 

@@ -296,16 +296,22 @@ def iter_json_values(
     first_line, lines = _peek_first_content_line(stream)
     if first_line is None:
         return
-    stripped = first_line.strip()
-    try:
-        json.loads(stripped)
-        line_mode = True
-    except ValueError:
-        line_mode = not stripped.startswith(("[", "{"))
-    if line_mode:
+    if is_json_lines(first_line):
         yield from _iter_json_lines(lines, explode)
     else:
         yield from _iter_json_document(lines, explode)
+
+
+def is_json_lines(first_content_line: str) -> bool:
+    """Whether :func:`iter_json_values` reads a source as JSON lines, from its first non-blank
+    line: the line parses as JSON on its own, or it does not start like a document (then each
+    line is a record, bad ones quarantined). The fast path and the Dask engine ask the same."""
+    stripped = first_content_line.strip()
+    try:
+        json.loads(stripped)
+        return True
+    except ValueError:
+        return not stripped.startswith(("[", "{"))
 
 
 def _peek_first_content_line(stream: IO[str]) -> tuple[str | None, Iterator[tuple[int, str]]]:

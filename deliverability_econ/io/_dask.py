@@ -51,6 +51,7 @@ from ._base import (
     ReadStats,
     Source,
     expand_sources,
+    is_json_lines,
     iter_json_values,
     normalize_chunks,
     read_head,
@@ -333,11 +334,7 @@ def _is_json_lines(source: Source, options: ReadOptions) -> bool:
             continue
         if not line.endswith("\n"):
             return False  # a first line longer than the head: leave the file whole
-        try:
-            json.loads(stripped)
-            return True
-        except ValueError:
-            return not stripped.startswith(("[", "{"))
+        return is_json_lines(stripped)
     return False
 
 

@@ -52,6 +52,7 @@ from ._base import (
     ReadStats,
     Source,
     _iter_json_lines,
+    is_json_lines,
     normalize_chunks,
 )
 
@@ -691,10 +692,8 @@ def _blocks(first: bytes, stream: io.BufferedReader) -> Iterator[bytearray]:
 
 
 def _is_line_mode(head: bytes) -> bool:
-    """Whether ``iter_json_values`` reads this source as JSON lines (its first content line parses
-    as JSON, or does not start like a document)."""
-    import json
-
+    """Whether ``iter_json_values`` reads this source as JSON lines (:func:`._base.is_json_lines`
+    of its first content line)."""
     if head.startswith(_UTF8_BOM):
         head = head[len(_UTF8_BOM):]
     end = head.find(b"\n", min(len(head), 65_536))  # enough to hold the first content line
@@ -705,11 +704,7 @@ def _is_line_mode(head: bytes) -> bool:
             continue
         if not line.endswith("\n") and len(head) >= BLOCK_BYTES:
             return False  # the first line is longer than a block: leave it to the exact path
-        try:
-            json.loads(stripped)
-            return True
-        except ValueError:
-            return not stripped.startswith(("[", "{"))
+        return is_json_lines(stripped)
     return False
 
 

@@ -167,39 +167,53 @@ class Source:
     open_binary: Callable[[], IO[bytes]]
 
 
-def expand_sources(paths: Any) -> list[Source]:
+def expand_sources(paths: Any, *, open_archives: bool = True) -> list[Source]:
     """Turn paths, globs, directories, archives and buffers into a flat list of sources.
 
-    Zip archives contribute one source per member (named ``archive.zip!member``); ``.gz`` and
-    ``.bz2`` files are decompressed as streams.
+    Directories are read recursively, in name order, skipping hidden files and folders. Zip
+    archives contribute one source per member (named ``archive.zip!member``); ``.gz`` and
+    ``.bz2`` files and buffers are decompressed as streams. With ``open_archives=False`` every
+    file and buffer is one source of its raw bytes, for readers that recognise and decompress
+    archives themselves (under their own size limits, see :mod:`.dmarc`).
     """
     if isinstance(paths, (str, os.PathLike)) or hasattr(paths, "read"):
         paths = [paths]
     sources: list[Source] = []
     for item in paths:
         if hasattr(item, "read"):
-            sources.append(_buffer_source(item))
+            sources.append(_buffer_source(item, open_archives))
             continue
         text = os.fspath(item)
         if any(ch in text for ch in "*?[") and not os.path.exists(text):
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 raise FileNotFoundError(f"{text}: no file matches this pattern")
-            for match in matches:
-                sources.extend(_path_sources(Path(match)))
+            files = [file for match in matches for file in _files_under(Path(match))]
         else:
-            sources.extend(_path_sources(Path(text)))
+            files = _files_under(Path(text))
+        for file in files:
+            sources.extend(_path_sources(file) if open_archives
+                           else [Source(str(file), _raw_opener(file))])
     return sources
 
 
-def _path_sources(path: Path) -> list[Source]:
+def _files_under(path: Path) -> list[Path]:
+    """``path`` itself, or the files below a directory (hidden files and folders skipped)."""
     if path.is_dir():
-        out: list[Source] = []
-        for child in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            out.extend(_path_sources(child))
-        return out
+        return sorted(
+            p for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
+    return [path]
+
+
+def _raw_opener(path: Path) -> Callable[[], IO[bytes]]:
+    return lambda: open(path, "rb")
+
+
+def _path_sources(path: Path) -> list[Source]:
     suffix = path.suffix.lower()
     if suffix == ".zip":
         with zipfile.ZipFile(path) as archive:
@@ -217,7 +231,7 @@ def _path_sources(path: Path) -> list[Source]:
         return [Source(str(path), lambda: gzip.open(path, "rb"))]
     if suffix == ".bz2":
         return [Source(str(path), lambda: bz2.open(path, "rb"))]
-    return [Source(str(path), lambda: open(path, "rb"))]
+    return [Source(str(path), _raw_opener(path))]
 
 
 class _ClosingMember(io.RawIOBase):
@@ -240,15 +254,15 @@ class _ClosingMember(io.RawIOBase):
         super().close()
 
 
-def _buffer_source(buffer: Any) -> Source:
+def _buffer_source(buffer: Any, open_archives: bool = True) -> Source:
     name = getattr(buffer, "name", None) or "<buffer>"
     data = buffer.read()
     if isinstance(data, str):
         data = data.encode("utf-8")
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    elif data[:3] == b"BZh":
-        data = bz2.decompress(data)
+    if open_archives and data[:2] == b"\x1f\x8b":
+        return Source(str(name), lambda: gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb"))
+    if open_archives and data[:3] == b"BZh":
+        return Source(str(name), lambda: bz2.BZ2File(io.BytesIO(data), mode="rb"))
     return Source(str(name), lambda: io.BytesIO(data))
 
 

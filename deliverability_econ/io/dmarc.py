@@ -42,16 +42,13 @@ counts its records as duplicates. So, as for every reader::
 from __future__ import annotations
 
 import bz2
-import glob
 import gzip
 import io
 import ipaddress
-import os
 import re
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO, Any
 from xml.etree.ElementTree import Element, ParseError, tostring
 
@@ -61,7 +58,7 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 
 from .. import providers
 from ..schema import MAILBOX_PROVIDERS
-from ._base import QUARANTINE_RAW_CHARS, RecordError, Source, _ClosingMember
+from ._base import QUARANTINE_RAW_CHARS, RecordError, Source, _ClosingMember, expand_sources
 from ._calibration import TableStats, parse_count, quarantine, reader_options, table_meta
 
 #: Largest decompressed size of one report document [bytes]: 128 MiB. A report has one
@@ -374,42 +371,7 @@ def _report_sources(paths: Any) -> list[Source]:
     bytes and decompresses under the size cap, so a broken archive is quarantined instead of
     stopping the whole read.
     """
-    items = [paths] if isinstance(paths, (str, os.PathLike)) or hasattr(paths, "read") else paths
-    sources: list[Source] = []
-    for item in items:
-        if hasattr(item, "read"):
-            data = item.read()
-            if isinstance(data, str):
-                data = data.encode("utf-8")
-            name = str(getattr(item, "name", None) or "<buffer>")
-            sources.append(Source(name, lambda data=data: io.BytesIO(data)))
-            continue
-        text = os.fspath(item)
-        if any(ch in text for ch in "*?[") and not os.path.exists(text):
-            matches = sorted(glob.glob(text, recursive=True))
-            if not matches:
-                raise FileNotFoundError(f"{text}: no file matches this pattern")
-            for match in matches:
-                sources.extend(_files(Path(match)))
-        else:
-            sources.extend(_files(Path(text)))
-    return sources
-
-
-def _files(path: Path) -> list[Source]:
-    if path.is_dir():
-        children = sorted(
-            p for p in path.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
-        return [Source(str(child), _file_opener(child)) for child in children]
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    return [Source(str(path), _file_opener(path))]
-
-
-def _file_opener(path: Path):
-    return lambda: open(path, "rb")
+    return expand_sources(paths, open_archives=False)
 
 
 def _documents(source: Source, limit: int) -> Iterator[tuple[str, Any, str | None]]:

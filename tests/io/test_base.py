@@ -5,6 +5,7 @@ import gzip
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -177,3 +178,29 @@ def test_errors_survive_pickling():
     assert str(error) == "a.json, line 3, field 'timestamp': not a number"
     record = pickle.loads(pickle.dumps(RecordError("email", "missing")))
     assert (record.field, record.reason, str(record)) == ("email", "missing", "email: missing")
+
+
+def test_directories_skip_hidden_files_and_folders(tmp_path):
+    from deliverability_econ.io._base import expand_sources
+
+    (tmp_path / "a.json").write_text("{}\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.json").write_text("{}\n")
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / ".cache" / "c.json").write_text("{}\n")
+    (tmp_path / ".d.json").write_text("{}\n")
+    names = [Path(s.name).relative_to(tmp_path).as_posix() for s in expand_sources(tmp_path)]
+    assert names == ["a.json", "sub/b.json"]
+
+
+def test_compressed_buffers_are_streamed_unless_asked_for_raw_bytes():
+
+    from deliverability_econ.io._base import expand_sources
+
+    packed = gzip.compress(b'{"event": "delivered"}\n', mtime=0)
+    (source,) = expand_sources(io.BytesIO(packed))
+    with source.open_binary() as stream:
+        assert stream.read() == b'{"event": "delivered"}\n'
+    (raw,) = expand_sources(io.BytesIO(packed), open_archives=False)
+    with raw.open_binary() as stream:
+        assert stream.read() == packed

@@ -280,7 +280,7 @@ class _Outcome:
     format_name: str | None
     staged: list[tuple[str, str]]
     lines: int = 0
-    error: tuple[str, str | None, str | None, str] | None = None
+    error: InputFormatError | None = None
 
 
 def _plan(number: int, source: Source, format_name: str, options: ReadOptions,
@@ -447,9 +447,8 @@ def _read_piece(piece: _Piece, format_name: str, options: ReadOptions,
             for chunk in normalize_chunks(spec, source, options, stats, normalize):
                 sequence += _stage(chunk, directory, sequence)
     except InputFormatError as exc:
-        # Not picklable as is (its __init__ takes four arguments): sent back as its fields.
-        return _Outcome(stats, spec_name, [], error=(exc.source, exc.location, exc.field,
-                                                     exc.reason))
+        # Returned, not raised: the run raises the first error in input order (_merge).
+        return _Outcome(stats, spec_name, [], error=exc)
     for day_directory in sorted(p for p in directory.iterdir() if p.is_dir()):
         label = day_directory.name.split("=", 1)[1]
         staged.extend((label, str(p)) for p in sorted(day_directory.glob("*.arrow")))
@@ -491,7 +490,7 @@ def _merge(plans: list[_Plan], futures: Mapping[tuple[int, int], Any]
             key = (piece.source_number, piece.range_number)
             outcome = outcomes[key] = futures[key].result()  # raises what the task raised
             if outcome.error is not None:
-                raise InputFormatError(*outcome.error)
+                raise outcome.error
             piece_stats = outcome.stats
             if lines_before:
                 for entry in piece_stats.quarantine:

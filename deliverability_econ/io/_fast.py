@@ -97,9 +97,13 @@ _ENHANCED_RE2 = r"(?:^|[^\d.])([245]\.\d{1,3}\.\d{1,3})(?:$|[^\d.])"
 
 _DELIVERY_EVENTS = ("processed", "delivered", "deferred", "bounce", "dropped")
 
-#: Fields read as text: DuckDB renders a string as its value and any other JSON value as its
-#: JSON text, so a text that *could* be the rendering of a number, a boolean, an object or an
-#: array is treated as "maybe not a string" and sent down the exact path.
+#: Fields read as text. DuckDB renders a string as its value and any other JSON value as its
+#: (minified) JSON text, so a text that *could* be the rendering of a number, a boolean, an object
+#: or an array is treated as "maybe not a string" and sent down the exact path. ``category`` and
+#: ``pool`` are told apart by their first character (``[`` an array, ``{`` an object): a string
+#: whose content starts with ``["`` or ``{"`` would look the same, so :func:`_is_suspicious`
+#: sends any ``[\`` or ``{\`` in the raw bytes (how such a string starts) down the exact path, and
+#: the texts ``[]`` and ``{}`` (an empty array or object, or a string) are not eligible.
 _TEXT_FIELDS = (
     "event",
     "timestamp",
@@ -115,10 +119,12 @@ _TEXT_FIELDS = (
     "status",
     "reason",
     "response",
+    "pool",
+    "category",
 )
 
 #: Fields whose JSON type matters beyond "string or not": read as (minified) JSON fragments.
-_JSON_FIELDS = ("pool", "category", "sg_machine_open")
+_JSON_FIELDS = ("sg_machine_open",)
 
 #: The text DuckDB gives for a JSON value that is not a string (see ``_TEXT_FIELDS``).
 _MAYBE_NOT_STRING = (
@@ -138,9 +144,16 @@ _MAYBE_NOT_TEXT = (
 #: array (DuckDB's rendering of a non-string).
 _PLAIN_ADDRESS = r"[\x21-\x5a\x5c-\x7a\x7c-\x7e][\x21-\x7e]*"
 
-#: A JSON fragment that is a string without escapes, and an array of such strings.
-_PLAIN_STRING_FRAGMENT = r'"[^"\\]*"'
-_PLAIN_LIST_FRAGMENT = r'\["[^"\\]*"(?:,"[^"\\]*")*\]'
+#: DuckDB's rendering of a non-empty array of strings without escapes.
+_PLAIN_LIST_RENDERING = r'\["[^"\\]*"(?:,"[^"\\]*")*\]'
+
+#: DuckDB's rendering of the ``pool`` objects the fast path takes: a string ``name``, an ``id``
+#: (string or integer), either or both, in either order, nothing else. Groups: name, id, id, name.
+_POOL_ID = r'("[^"\\]*"|-?(?:0|[1-9][0-9]{0,17}))'
+_POOL_RENDERING = (
+    r'\{(?:"name":"([^"\\]*)"(?:,"id":' + _POOL_ID + r')?|"id":' + _POOL_ID
+    + r'(?:,"name":"([^"\\]*)")?)\}'
+)
 
 
 def _quote(text: str) -> str:
@@ -156,11 +169,21 @@ CREATE OR REPLACE MACRO de_status(v) AS
   CASE WHEN v IS NULL OR NOT contains(v, '.') THEN NULL
        WHEN strlen(v) <> length(v) THEN '?'
        ELSE nullif(regexp_extract(v, {_quote(_ENHANCED_RE2)}, 1), '') END;
+CREATE OR REPLACE MACRO de_odd_status(v) AS
+  (v IS NOT NULL AND contains(v, '.') AND strlen(v) <> length(v));
 """
 
 
-def _build_sql(path: str, event_map: dict[str, str], bounce_map: dict[str, str]) -> str:
-    """The query that parses one block and computes the canonical columns and eligibility."""
+def _build_sql(path: str, event_map: dict[str, str], bounce_map: dict[str, str],
+               outputs: str = "events") -> str:
+    """The query that parses one block (or file) and computes the canonical columns and
+    eligibility.
+
+    ``outputs="events"`` gives every canonical column; ``"messages"`` leaves out ``smtp_status``
+    and ``reason`` (the messages table does not use them), with the same eligibility. Conditions
+    that concern few rows (bounces, delivery IPs, non-ASCII status texts) sit in ``CASE``
+    branches, which DuckDB evaluates only for the rows that reach them.
+    """
     columns = "{" + ", ".join(
         [f"{_quote(f)}: 'VARCHAR'" for f in _TEXT_FIELDS] + [f"{_quote(f)}: 'JSON'" for f in _JSON_FIELDS]
     ) + "}"
@@ -172,6 +195,10 @@ def _build_sql(path: str, event_map: dict[str, str], bounce_map: dict[str, str])
     bounce_code = {c: i for i, c in enumerate(BOUNCE_CLASSES)}
     bounced = EVENT_TYPES.index("bounced")
     opened = EVENT_TYPES.index("opened")
+    bounce_status = 'coalesce(de_status("status"), de_status("reason"))'
+    smtp_status = 'coalesce(de_status("status"), de_status("reason"), de_status("response"))'
+    text_outputs = (f"""{smtp_status} AS smtp_status,
+    coalesce(nullif("reason", ''), nullif("response", '')) AS reason,""" if outputs == "events" else "")
     return f"""
 WITH raw AS (
   SELECT * FROM read_json({_quote(path)}, format = 'newline_delimited', columns = {columns},
@@ -181,9 +208,7 @@ base AS (
   SELECT raw.*,
     CAST(CASE "event" {event_code} END AS TINYINT) AS event_code,
     CASE "event" {delivery} ELSE FALSE END AS is_delivery,
-    CASE WHEN regexp_full_match("timestamp", '[0-9]{{1,15}}') THEN CAST("timestamp" AS BIGINT) END AS ts,
-    CAST(pool AS VARCHAR) AS pool_text,
-    CAST(category AS VARCHAR) AS category_text,
+    TRY_CAST("timestamp" AS BIGINT) AS ts,
     CAST(sg_machine_open AS VARCHAR) AS machine_text,
     CASE
       WHEN "sg_message_id" <> '' THEN split_part("sg_message_id", '.filter', 1)
@@ -191,34 +216,26 @@ base AS (
            AND regexp_full_match("smtp-id", '[ -~]+') AND de_text_ok("smtp-id")
         THEN split_part(trim(trim("smtp-id"), '<>'), '@', 1)
     END AS message_id_raw,
-    de_status("status") AS status_code,
-    de_status("reason") AS reason_code,
-    de_status("response") AS response_code
+    CASE
+      WHEN category IS NULL THEN NULL
+      WHEN left(category, 1) <> '[' THEN CASE WHEN de_text_ok(category) THEN category END
+      WHEN regexp_full_match(category, {_quote(_PLAIN_LIST_RENDERING)})
+        THEN replace(category[3:-3], '","', ',')
+    END AS category_value,
+    CASE WHEN left(pool, 1) = '{{' AND regexp_full_match(pool, {_quote(_POOL_RENDERING)})
+      THEN regexp_extract(pool, {_quote(_POOL_RENDERING)}, ['n1', 'i1', 'i2', 'n2'])
+    END AS pool_parts
   FROM raw
 ),
 shaped AS (
   SELECT base.*,
     CASE
-      WHEN category IS NULL THEN NULL
-      WHEN regexp_full_match(category_text, {_quote(_PLAIN_STRING_FRAGMENT)}) THEN category_text[2:-2]
-      WHEN left(category_text, 1) = '"' THEN json_extract_string(category, '$')
-      WHEN category_text = '[]' THEN ''
-      WHEN regexp_full_match(category_text, {_quote(_PLAIN_LIST_FRAGMENT)})
-        THEN replace(category_text[3:-3], '","', ',')
-      WHEN left(category_text, 1) = '[' AND list_distinct(json_type(category, '$[*]')) = ['VARCHAR']
-        THEN array_to_string(json_extract_string(category, '$[*]'), ',')
-    END AS category_value,
-    CASE
       WHEN pool IS NULL THEN NULL
-      WHEN left(pool_text, 1) = '"' THEN nullif(json_extract_string(pool, '$'), '')
-      WHEN left(pool_text, 1) = '{{'
-           AND len(json_keys(pool)) = len(list_distinct(json_keys(pool)))
-           AND coalesce(json_type(pool, '$.name'), 'NULL') IN ('NULL', 'VARCHAR')
-           AND coalesce(json_type(pool, '$.id'), 'NULL') IN ('NULL', 'VARCHAR', 'UBIGINT', 'BIGINT')
-        THEN coalesce(nullif(json_extract_string(pool, '$.name'), ''), nullif(json_extract_string(pool, '$.id'), ''), '')
-    END AS pool_value,
-    coalesce(status_code, reason_code) AS bounce_status,
-    coalesce(status_code, reason_code, response_code) AS smtp_status
+      WHEN left(pool, 1) <> '{{' THEN CASE WHEN de_text_ok(pool) THEN nullif(pool, '') END
+      WHEN pool_parts IS NOT NULL THEN coalesce(
+        nullif(coalesce(nullif(pool_parts.n1, ''), pool_parts.n2), ''),
+        nullif(trim(coalesce(nullif(pool_parts.i1, ''), pool_parts.i2), '"'), ''), '')
+    END AS pool_value
   FROM base
 ),
 final AS (
@@ -235,32 +252,35 @@ final AS (
         THEN CASE regexp_replace(lower(trim("bounce_classification")), ' +', ' ', 'g')
                  {" ".join(f"WHEN {_quote(k)} THEN {bounce_code[v]}" for k, v in bounce_map.items())} END
       WHEN lower(coalesce("type", '')) = 'blocked' THEN {bounce_code["block"]}
-      WHEN lower(coalesce("type", '')) = 'bounce' OR starts_with(bounce_status, '5.1.') THEN {bounce_code["hard"]}
-      WHEN starts_with(bounce_status, '4.') THEN {bounce_code["soft"]}
-      WHEN coalesce("type", '') = '' AND starts_with(bounce_status, '5.') THEN {bounce_code["hard"]}
+      WHEN lower(coalesce("type", '')) = 'bounce' OR starts_with({bounce_status}, '5.1.')
+        THEN {bounce_code["hard"]}
+      WHEN starts_with({bounce_status}, '4.') THEN {bounce_code["soft"]}
+      WHEN coalesce("type", '') = '' AND starts_with({bounce_status}, '5.') THEN {bounce_code["hard"]}
       ELSE {bounce_code["undetermined"]} END END AS bounce_code,
     event_code = {opened} AND coalesce(machine_text = 'true', FALSE) AS is_machine,
-    smtp_status,
-    coalesce(nullif("reason", ''), nullif("response", '')) AS reason,
+    {text_outputs}
     coalesce(
       event_code IS NOT NULL
-      AND ts >= {int(EARLIEST_TIMESTAMP)} AND ts <= $latest
+      AND ts >= {int(EARLIEST_TIMESTAMP)} AND ts <= $latest AND CAST(ts AS VARCHAR) = "timestamp"
       AND regexp_full_match("email", {_quote(_PLAIN_ADDRESS)}) AND contains("email", '@')
       AND "sg_event_id" <> '' AND de_str_ok("sg_event_id")
       AND message_id_raw <> '' AND de_text_ok("sg_message_id")
-      AND (NOT is_delivery OR de_str_ok("ip"))
+      AND CASE WHEN is_delivery THEN de_str_ok("ip") ELSE TRUE END
       AND (category IS NULL OR category_value IS NOT NULL)
       AND (pool IS NULL OR pool_value IS NOT NULL)
       AND de_str_ok("stream") AND de_str_ok("marketing_campaign_name")
       AND de_str_ok("status") AND de_str_ok("reason") AND de_str_ok("response")
-      AND smtp_status IS DISTINCT FROM '?'
-      AND (event_code <> {bounced} OR (
+      AND CASE WHEN de_odd_status("status") OR de_odd_status("reason") OR de_odd_status("response")
+               THEN {smtp_status} IS DISTINCT FROM '?' ELSE TRUE END
+      AND CASE WHEN event_code = {bounced} THEN
             de_text_ok("type") AND de_text_ok("bounce_classification")
             AND regexp_full_match(coalesce("type", ''), '[ -~]*')
             AND (coalesce("bounce_classification", '') = ''
                  OR regexp_full_match("bounce_classification", '[ -~]+'))
-            AND bounce_status IS DISTINCT FROM '?'))
-      AND (event_code <> {opened} OR sg_machine_open IS NULL OR machine_text IN ('true', 'false')),
+            AND {bounce_status} IS DISTINCT FROM '?'
+          ELSE TRUE END
+      AND CASE WHEN event_code = {opened} THEN sg_machine_open IS NULL OR machine_text IN ('true', 'false')
+          ELSE TRUE END,
       FALSE
     ) AS eligible
   FROM shaped
@@ -412,6 +432,21 @@ class _Finisher:
         ).take(encoded.indices)
         return recipient, domain, provider
 
+    def address_table(self, emails: pa.ChunkedArray | pa.Array) -> pa.Table:
+        """For distinct addresses (eligible ones, see :data:`_PLAIN_ADDRESS`): ``email``,
+        ``recipient`` (pseudonym or address), ``recipient_domain`` and ``mailbox_provider`` (its
+        position in the categories of ``EVENT_DTYPES["mailbox_provider"]``, null if none)."""
+        parts = [self.addresses.function(address) for address in emails.to_pylist()]
+        domains = pd.Series([p[1] for p in parts], dtype=object)
+        provider = providers.mailbox_provider(domains, self.options.mx_map)
+        codes = pd.Categorical(provider, dtype=EVENT_DTYPES["mailbox_provider"]).codes
+        return pa.table({
+            "email": emails,
+            "recipient": pa.array([p[0] for p in parts], type=pa.string()),
+            "recipient_domain": pa.array(domains.tolist(), type=pa.string()),
+            "mailbox_provider": pa.array(codes.astype(np.int16), mask=codes < 0),
+        })
+
     def _scrubbed_reason(self, table: pa.Table) -> pa.Array:
         reason = table["reason"].combine_chunks()
         has_address = pc.fill_null(pc.match_substring(reason, "@"), False)
@@ -505,10 +540,13 @@ _TRAILING_COMMA = rb",[ \t\r\n]*[}\]]"
 
 
 def _is_suspicious(piece: bytes) -> bool:
-    """Whether a piece holds a trailing comma or a carriage return that is not part of CRLF (a
-    line break for Python's universal newlines, whitespace for DuckDB): either sends the piece
-    down the exact path. False positives only cost time."""
+    """Whether a piece holds a trailing comma, a carriage return that is not part of CRLF (a
+    line break for Python's universal newlines, whitespace for DuckDB), or a string starting
+    like the rendering of an array or object (``[\\`` or ``{\\``, see :data:`_TEXT_FIELDS`):
+    any of them sends the piece down the exact path. False positives only cost time."""
     if piece.find(b"\r") >= 0 and piece.count(b"\r") != piece.count(b"\r\n"):
+        return True
+    if piece.find(b"\\") >= 0 and (piece.find(b"[\\") >= 0 or piece.find(b"{\\") >= 0):
         return True
     offsets = pa.py_buffer(np.array([0, len(piece)], dtype=np.int64))
     array = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(piece)])

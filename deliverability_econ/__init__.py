@@ -32,7 +32,7 @@ from .funnel import (
     read_conversions,
     revenue_at_risk,
 )
-from .io import InputFormatError, read_dmarc_aggregate, read_events
+from .io import InputFormatError, read_dmarc_aggregate, read_events, read_messages
 from .maturity import assess_maturity
 from .messages import messages
 from .placement import PlacementEstimator, estimate_placement, naive_inbox_rate
@@ -76,6 +76,7 @@ __all__ = [
     "daily_cube",
     "messages",
     "read_events",
+    "read_messages",
     "schema",
     "validate_events",
     "warmup",

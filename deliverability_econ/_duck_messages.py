@@ -75,12 +75,23 @@ _SHIFT = 4_294_967_296
 _OFFSET = 9_223_372_036_854_775_808
 
 
-def _build_sql() -> str:
-    keys = ",\n    ".join(
-        f"(min((t::HUGEINT + {_OFFSET}) * {_SHIFT} + {name}) FILTER (WHERE {name} IS NOT NULL "
-        f"AND t IS NOT NULL) % {_SHIFT})::BIGINT AS {name}"
-        for name in MESSAGE_KEY_COLUMNS
-    )
+def _build_sql(ranked_keys: bool = True) -> str:
+    """The aggregation over a relation ``events`` of ``message_id``, ``recipient``, ``t`` [ns],
+    ``event`` and ``bounce_class`` (names), ``is_machine`` and the key columns: integer ranks when
+    ``ranked_keys``, else values that DuckDB orders as ``messages`` does (strings, which compare
+    by UTF-8 bytes, and category positions)."""
+    if ranked_keys:
+        keys = ",\n    ".join(
+            f"(min((t::HUGEINT + {_OFFSET}) * {_SHIFT} + {name}) FILTER (WHERE {name} IS NOT NULL "
+            f"AND t IS NOT NULL) % {_SHIFT})::BIGINT AS {name}"
+            for name in MESSAGE_KEY_COLUMNS
+        )
+    else:
+        keys = ",\n    ".join(
+            f"struct_extract(min({{'t': t, 'v': {name}}}) FILTER (WHERE {name} IS NOT NULL "
+            f"AND t IS NOT NULL), 'v') AS {name}"
+            for name in MESSAGE_KEY_COLUMNS
+        )
     bounce = ("CASE WHEN event = 'bounced' THEN CASE WHEN bounce_class IN ('hard', 'soft', 'block') "
               "THEN bounce_class ELSE 'undetermined' END END")
     return f"""
@@ -130,11 +141,18 @@ def _times(column: pa.ChunkedArray) -> pd.Series:
 
 def _to_frame(table: pa.Table, decode: dict[str, pa.Array]) -> pd.DataFrame:
     out: dict[str, Any] = {}
-    status = table["final_status"].to_numpy(zero_copy_only=False)
+    status_dtype = MESSAGE_DTYPES["final_status"]
+    status_column = table["final_status"].combine_chunks()
+    if pa.types.is_integer(status_column.type):  # category positions
+        status_codes = status_column.to_numpy(zero_copy_only=False).astype(np.int8)
+    else:
+        status_codes = pd.Categorical(status_column.to_numpy(zero_copy_only=False),
+                                      dtype=status_dtype).codes
+    categories = list(status_dtype.categories)
     for name in MESSAGE_COLUMNS:
         dtype = MESSAGE_DTYPES[name]
         if name in OUTCOME_FLAGS:  # the one-hot of final_status
-            out[name] = status == name
+            out[name] = status_codes == categories.index(name)
             continue
         column = table[name]
         if name in ("sent_at", "first_open_human_at"):
@@ -145,7 +163,7 @@ def _to_frame(table: pa.Table, decode: dict[str, pa.Array]) -> pd.DataFrame:
         elif name in decode:
             out[name] = pd.array(decode[name].take(column.combine_chunks()), dtype=dtype)
         elif name == "final_status":
-            out[name] = pd.Categorical(column.to_numpy(zero_copy_only=False), dtype=dtype)
+            out[name] = pd.Categorical.from_codes(status_codes, dtype=dtype)
         elif name in ENGAGEMENT_FLAGS:
             out[name] = column.to_numpy().astype(bool)
         elif name in ("deferred_attempts", "event_count"):

@@ -15,6 +15,7 @@ import pandas as pd
 from . import brevo, csv, mailgun, mandrill, postfix, postmark, sendgrid, ses, sparkpost  # noqa: F401  (each import registers its format)
 from ._base import InputFormatError, RecordError, check_reconciliation
 from ._calibration import check_table_reconciliation
+from ._read_messages import read_messages
 from ._registry import FORMATS, detect_format, read
 from .brevo import read_brevo
 from .csv import read_csv
@@ -40,6 +41,7 @@ __all__ = [
     "detect_format",
     "ingest",
     "read_dataset",
+    "read_messages",
     "read_events",
     "read_brevo",
     "read_csv",

@@ -165,6 +165,9 @@ class Source:
 
     name: str
     open_binary: Callable[[], IO[bytes]]
+    #: The file on disk when the source is one plain (uncompressed, not archived) file, for
+    #: readers that hand the file itself to an engine (:mod:`._messages_fast`); else None.
+    path: str | None = None
 
 
 def expand_sources(paths: Any, *, open_archives: bool = True) -> list[Source]:
@@ -231,7 +234,7 @@ def _path_sources(path: Path) -> list[Source]:
         return [Source(str(path), lambda: gzip.open(path, "rb"))]
     if suffix == ".bz2":
         return [Source(str(path), lambda: bz2.open(path, "rb"))]
-    return [Source(str(path), _raw_opener(path))]
+    return [Source(str(path), _raw_opener(path), path=str(path))]
 
 
 class _ClosingMember(io.RawIOBase):

@@ -117,12 +117,19 @@ def read(paths: Any, format_name: str = "auto", *, errors: str = "quarantine",
                          "event_id": pa.array(events["event_id"].array)})
         order = pc.sort_indices(keys, sort_keys=[("timestamp", "ascending"), ("event_id", "ascending")])
         events = events.take(order.to_numpy()).reset_index(drop=True)
+    return events, build_read_meta(format_name, formats_seen, per_source, stats)
+
+
+def build_read_meta(format_name: str, formats_seen: list[str], per_source: list,
+                    stats: ReadStats) -> dict:
+    """The ``meta`` of :func:`read` (and :func:`._read_messages.read_messages`): the forced
+    format, else the one format detected, else the list of them; and one row per source."""
     fmt: str | list[str]
     if format_name != "auto":
         fmt = format_name
     else:
         fmt = formats_seen[0] if len(formats_seen) == 1 else formats_seen
-    meta = build_meta(
+    return build_meta(
         fmt,
         [name for name, _, _ in per_source],
         stats,
@@ -140,7 +147,6 @@ def read(paths: Any, format_name: str = "auto", *, errors: str = "quarantine",
             columns=["source", "format", "records_read", "quarantined", "ignored"],
         ),
     )
-    return events, meta
 
 
 def make_reader(name: str, doc: str):

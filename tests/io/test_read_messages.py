@@ -1,0 +1,216 @@
+"""read_messages gives exactly messages(read_events(...)) and the same meta, whichever way in.
+
+Each test reads the same inputs with ``read_messages`` and with ``read_events`` followed by
+``messages`` and compares the messages frame and every ``meta`` entry. Where it matters, a spy
+records whether the whole-file DuckDB path was taken or the chunk path.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from deliverability_econ import messages, read_events, read_messages
+from deliverability_econ.io import InputFormatError, _fast, _read_messages
+
+from .test_fast import TRICKY_LINES, _clean_lines, _write_lines
+
+NOW = 1_800_000_000.0
+SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "data" / "sample_sender" / "logs"
+
+
+@pytest.fixture
+def whole_file_spy(monkeypatch):
+    """Records, per call of the whole-file path, whether it gave the result (True) or handed
+    the inputs to the chunk path (False)."""
+    outcomes: list[bool] = []
+    original = _read_messages._Staging.whole_files
+
+    def spy(self, files):
+        result = original(self, files)
+        outcomes.append(result is not None)
+        return result
+
+    monkeypatch.setattr(_read_messages._Staging, "whole_files", spy)
+    return outcomes
+
+
+def assert_same_as_read_events(paths, **options):
+    table, meta = read_messages(paths, now=NOW, **options)
+    events, expected_meta = read_events(paths, now=NOW, **options)
+    pd.testing.assert_frame_equal(table, messages(events))
+    assert set(meta) == set(expected_meta)
+    for key, expected in expected_meta.items():
+        if isinstance(expected, pd.DataFrame):
+            pd.testing.assert_frame_equal(meta[key], expected, check_like=False)
+        else:
+            assert meta[key] == expected, key
+    return table, meta
+
+
+def test_clean_file_goes_whole_through_duckdb(tmp_path, whole_file_spy):
+    path = tmp_path / "clean.jsonl"
+    _write_lines(path, _clean_lines(3000))
+
+    table, meta = assert_same_as_read_events(path)
+
+    assert whole_file_spy == [True]
+    assert meta["events"] > 2900 and meta["duplicates"] == 0 and len(table) > 1000
+
+
+def test_redelivered_events_count_once_in_one_file_and_across_files(tmp_path, whole_file_spy):
+    lines = _clean_lines(2000, seed=3)
+    rng = random.Random(5)
+    first = lines + rng.sample(lines, 150)  # webhook redeliveries: identical copies
+    rng.shuffle(first)
+    second = rng.sample(lines, 300) + _clean_lines(500, seed=8)
+    _write_lines(tmp_path / "a.jsonl", first)
+    _write_lines(tmp_path / "b.jsonl", second)
+
+    table, meta = assert_same_as_read_events([tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
+
+    assert whole_file_spy == [True]
+    assert meta["duplicates"] == 450  # 150 within a.jsonl, 300 of b.jsonl already in a.jsonl
+    assert table["event_count"].sum() == meta["events"]
+
+
+def test_an_event_id_with_two_contents_goes_the_chunk_path(tmp_path, whole_file_spy):
+    lines = _clean_lines(1000, seed=4)
+    record = json.loads(lines[10])
+    record["timestamp"] += 3600  # same sg_event_id, another time: the first one must win
+    lines.append(json.dumps(record))
+    _write_lines(tmp_path / "conflict.jsonl", lines)
+
+    _, meta = assert_same_as_read_events(tmp_path / "conflict.jsonl")
+
+    assert whole_file_spy == [False]
+    assert meta["duplicates"] == 1
+
+
+def test_tricky_lines_go_the_chunk_path_with_the_same_quarantine(tmp_path, whole_file_spy):
+    rng = random.Random(9)
+    lines: list[str | bytes] = _clean_lines(1500)
+    for tricky in TRICKY_LINES:
+        lines.insert(rng.randint(0, len(lines)), tricky)
+    _write_lines(tmp_path / "tricky.jsonl", lines)
+
+    _, meta = assert_same_as_read_events(tmp_path / "tricky.jsonl")
+
+    assert whole_file_spy == [False]
+    assert meta["quarantined"] >= 10 and meta["ignored"] == {"resubscribe": 1}
+
+
+@pytest.mark.parametrize("line", [
+    # a trailing comma (DuckDB reads it, Python's json does not)
+    '{"event":"delivered","email":"a@gmail.com","timestamp":1717286400,"sg_event_id":"tc1",'
+    '"sg_message_id":"m2.filter1",}',
+    # an unknown event (quarantined) and a resubscribe (ignored)
+    '{"event":"newsletter_open","email":"a@gmail.com","timestamp":1717286409,"sg_event_id":"u1",'
+    '"sg_message_id":"m12.filter1"}',
+    '{"event":"group_resubscribe","email":"a@gmail.com","timestamp":1717286409,"sg_event_id":"g1"}',
+    # a message id with a trailing blank (trimmed by the readers)
+    '{"event":"delivered","email":"a@gmail.com","timestamp":1717286409,"sg_event_id":"sp1",'
+    '"sg_message_id":"m99 .filter1"}',
+])
+def test_one_odd_line_sends_the_file_to_the_chunk_path(tmp_path, whole_file_spy, line):
+    _write_lines(tmp_path / "odd.jsonl", _clean_lines(400, seed=2) + [line] + _clean_lines(50))
+
+    assert_same_as_read_events(tmp_path / "odd.jsonl")
+
+    assert whole_file_spy == [False]
+
+
+def test_recipients_differing_only_in_case_are_one_recipient(tmp_path, whole_file_spy):
+    base = {"timestamp": 1_717_300_000, "sg_message_id": "abc.filter1.1", "category": "receipt"}
+    lines = [
+        json.dumps({**base, "event": "processed", "email": "Ann.Lee@Example.COM",
+                    "sg_event_id": "e1"}),
+        json.dumps({**base, "event": "delivered", "email": "ann.lee@example.com",
+                    "sg_event_id": "e2", "ip": "167.89.0.12", "timestamp": 1_717_300_005}),
+        json.dumps({**base, "event": "open", "email": "ANN.LEE@EXAMPLE.COM", "sg_event_id": "e3",
+                    "sg_machine_open": False, "timestamp": 1_717_300_100}),
+    ]
+    _write_lines(tmp_path / "case.jsonl", lines + _clean_lines(200))
+
+    table, _ = assert_same_as_read_events(tmp_path / "case.jsonl")
+    table_clear, _ = assert_same_as_read_events(tmp_path / "case.jsonl", pseudonymize=False)
+
+    assert whole_file_spy == [True, True]
+    assert (table["message_id"] == "abc").sum() == 1  # one recipient under its pseudonym
+    assert (table_clear["message_id"] == "abc").sum() == 3  # clear addresses keep their case
+
+
+def test_ties_at_one_instant_take_the_smallest_value(tmp_path, whole_file_spy):
+    base = {"timestamp": 1_717_300_000, "sg_message_id": "tie.filter1.1", "email": "b@yahoo.com"}
+    lines = [json.dumps({**base, "event": "deferred", "ip": ip, "sg_event_id": f"t{n}"})
+             for n, ip in enumerate(["167.89.0.13", "167.89.0.12", "167.89.0.14"])]
+    lines.append(json.dumps({**base, "event": "processed", "sg_event_id": "t9",
+                             "pool": {"name": "transactional", "id": 210}, "timestamp": 1_717_299_000}))
+    _write_lines(tmp_path / "ties.jsonl", lines)
+
+    table, _ = assert_same_as_read_events(tmp_path / "ties.jsonl")
+
+    assert whole_file_spy == [True]
+    assert table.loc[0, "sending_ip"] == "167.89.0.12" and table.loc[0, "ip_pool"] == "transactional"
+
+
+@pytest.mark.parametrize("salt", ["short", "k" * 100, b"\x00\xff binary key"])
+def test_pseudonyms_computed_in_sql_are_those_of_privacy(tmp_path, whole_file_spy, salt):
+    _write_lines(tmp_path / "clean.jsonl", _clean_lines(300, seed=salt.__len__()))
+
+    assert_same_as_read_events(tmp_path / "clean.jsonl", salt=salt)
+
+    assert whole_file_spy == [True]
+
+
+def test_sample_exports_of_every_format(whole_file_spy):
+    table, meta = assert_same_as_read_events(SAMPLE_LOGS)
+
+    assert whole_file_spy == []  # compressed and of several formats: the chunk path
+    assert set(meta["format"]) == {"sendgrid", "ses", "mailgun", "postmark", "sparkpost"}
+    assert table["esp"].nunique() == 5
+
+
+def test_fast_path_switched_off_gives_the_same(tmp_path, monkeypatch, whole_file_spy):
+    _write_lines(tmp_path / "clean.jsonl", _clean_lines(500))
+    monkeypatch.setattr(_fast, "ENABLED", False)
+
+    assert_same_as_read_events(tmp_path / "clean.jsonl")
+
+    assert whole_file_spy == []
+
+
+def test_empty_inputs(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "blank.jsonl").write_text("\n\n")
+
+    table, meta = assert_same_as_read_events([tmp_path / "empty.jsonl", tmp_path / "blank.jsonl"])
+
+    assert table.empty and meta["records_read"] == 0
+
+
+def test_errors_raise_names_the_same_record(tmp_path):
+    lines = _clean_lines(100) + ['{"event":"open","email":"a@gmail.com","timestamp":1717286410']
+    _write_lines(tmp_path / "broken.jsonl", lines)
+
+    with pytest.raises(InputFormatError) as ours:
+        read_messages(tmp_path / "broken.jsonl", errors="raise", now=NOW)
+    with pytest.raises(InputFormatError) as theirs:
+        read_events(tmp_path / "broken.jsonl", errors="raise", now=NOW)
+    assert str(ours.value) == str(theirs.value) and "line 101" in str(ours.value)
+
+
+@pytest.mark.parametrize("tail", [b",}", b",\n}", b", \t }", b"\r}"])
+def test_the_scan_sees_a_pattern_across_slice_boundaries(tmp_path, monkeypatch, tail):
+    monkeypatch.setattr(_read_messages._SuspiciousScan, "SLICE_BYTES", 7)
+    for offset in range(12):
+        path = tmp_path / f"cut-{offset}.jsonl"
+        path.write_bytes(b'{"a": 1}\n' + b"x" * offset + b'{"b": 2' + tail + b"\n")
+        assert _read_messages._SuspiciousScan(str(path)).result(), (tail, offset)
+    clean = tmp_path / "clean.jsonl"
+    clean.write_bytes(b'{"a": [1, 2], "b": {"c": 3}}\r\n' * 5)
+    assert not _read_messages._SuspiciousScan(str(clean)).result()

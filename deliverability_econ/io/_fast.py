@@ -184,8 +184,10 @@ def _build_sql(path: str, event_map: dict[str, str], bounce_map: dict[str, str],
     that concern few rows (bounces, delivery IPs, non-ASCII status texts) sit in ``CASE``
     branches, which DuckDB evaluates only for the rows that reach them.
     """
+    events = outputs == "events"
+    text_fields = [f for f in _TEXT_FIELDS if events or f != "response"]
     columns = "{" + ", ".join(
-        [f"{_quote(f)}: 'VARCHAR'" for f in _TEXT_FIELDS] + [f"{_quote(f)}: 'JSON'" for f in _JSON_FIELDS]
+        [f"{_quote(f)}: 'VARCHAR'" for f in text_fields] + [f"{_quote(f)}: 'JSON'" for f in _JSON_FIELDS]
     ) + "}"
     event_code = " ".join(
         f"WHEN {_quote(raw)} THEN {EVENT_TYPES.index(canonical)}" for raw, canonical in event_map.items()
@@ -197,8 +199,21 @@ def _build_sql(path: str, event_map: dict[str, str], bounce_map: dict[str, str],
     opened = EVENT_TYPES.index("opened")
     bounce_status = 'coalesce(de_status("status"), de_status("reason"))'
     smtp_status = 'coalesce(de_status("status"), de_status("reason"), de_status("response"))'
-    text_outputs = (f"""{smtp_status} AS smtp_status,
-    coalesce(nullif("reason", ''), nullif("response", '')) AS reason,""" if outputs == "events" else "")
+    if events:
+        text_outputs = f"""{smtp_status} AS smtp_status,
+    coalesce(nullif("reason", ''), nullif("response", '')) AS reason,"""
+        # The diagnostic texts are outputs: as text they must equal what str() gives, and the
+        # status code found in them must be found alike (ASCII, see de_status).
+        text_checks = f"""AND de_str_ok("status") AND de_str_ok("reason") AND de_str_ok("response")
+      AND CASE WHEN de_odd_status("status") OR de_odd_status("reason") OR de_odd_status("response")
+               THEN {smtp_status} IS DISTINCT FROM '?' ELSE TRUE END"""
+        bounce_text_checks = ""
+    else:
+        # The messages table reads no diagnostic text (which never makes a record quarantined),
+        # except the status code of a bounce, for its class.
+        text_outputs = text_checks = ""
+        bounce_text_checks = 'AND de_str_ok("status") AND de_str_ok("reason")'
+
     return f"""
 WITH raw AS (
   SELECT * FROM read_json({_quote(path)}, format = 'newline_delimited', columns = {columns},
@@ -269,11 +284,9 @@ final AS (
       AND (category IS NULL OR category_value IS NOT NULL)
       AND (pool IS NULL OR pool_value IS NOT NULL)
       AND de_str_ok("stream") AND de_str_ok("marketing_campaign_name")
-      AND de_str_ok("status") AND de_str_ok("reason") AND de_str_ok("response")
-      AND CASE WHEN de_odd_status("status") OR de_odd_status("reason") OR de_odd_status("response")
-               THEN {smtp_status} IS DISTINCT FROM '?' ELSE TRUE END
+      {text_checks}
       AND CASE WHEN event_code = {bounced} THEN
-            de_text_ok("type") AND de_text_ok("bounce_classification")
+            de_text_ok("type") AND de_text_ok("bounce_classification") {bounce_text_checks}
             AND regexp_full_match(coalesce("type", ''), '[ -~]*')
             AND (coalesce("bounce_classification", '') = ''
                  OR regexp_full_match("bounce_classification", '[ -~]+'))

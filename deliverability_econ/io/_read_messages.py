@@ -282,6 +282,9 @@ class _Staging:
             return None
         spec = files[0][1]
         reader = spec.chunk_reader
+        esp_code = _ESPS.index(spec.name)
+        recipient = _hmac_sql(self.options.key, "a.address")
+        self._register_domains()
         scans = [_SuspiciousScan(source.path) for source, _ in files]  # pyarrow's regex frees the GIL
         counts: dict[str, tuple[int, Any, Any]] = {}
         try:
@@ -316,45 +319,37 @@ class _Staging:
                 return None
             duplicated = distinct < rows
         self.connection.sql(f"CREATE VIEW file_parts AS {union}")
-
         if len(files) > 1 or duplicated:
             self.connection.sql(f"CREATE TABLE message_parts AS {_combine_sql('file_parts', duplicated)}")
         else:
             self.connection.sql("CREATE VIEW message_parts AS SELECT * FROM parts_0")
-        self._address_map(spec)
-        result = self.connection.sql(_final_sql(_ESPS.index(spec.name))).to_arrow_table()
-        table = _duck_messages._to_frame(result, {"mailbox_provider": None, "esp": None})
-        return table, counts, int(distinct)
-
-    def _address_map(self, spec: Any) -> None:
-        """The view ``address_map`` (``email``, ``recipient``, ``recipient_domain``,
-        ``mailbox_provider`` as a category position) of the addresses in ``message_parts``.
-
-        Pseudonyms are computed by DuckDB (HMAC-SHA256 spelled with its ``sha256``, on every
-        core) once a probe confirms they equal :func:`privacy.pseudonymize_address`; else, and
-        for the providers of the distinct domains, Python does it."""
-        domain = "rtrim(lower(string_split(address, '@')[-1]), '.')"
-        recipient = _hmac_sql(self.options.key, "address")
-        if recipient is None:  # the SQL spelling disagrees with privacy: Python, per address
+        if recipient is None:  # the SQL spelling of the pseudonym disagrees: Python, per address
             if self.finisher is None:
                 self.finisher = _fast._Finisher(self.options, spec.name)
             addresses = self.connection.sql("SELECT DISTINCT address FROM message_parts").to_arrow_table()
-            self.connection.register("address_table", self.finisher.address_table(addresses["address"]))
-            self.connection.sql("CREATE VIEW address_map AS SELECT * FROM address_table")
-            return
-        domains = self.connection.sql(
-            f"SELECT DISTINCT {domain} AS domain FROM message_parts").to_arrow_table()["domain"]
-        provider = providers.mailbox_provider(pd.Series(domains.to_pylist(), dtype=object),
-                                              self.options.mx_map)
+            self.connection.register("address_map", self.finisher.address_table(addresses["address"]))
+        else:
+            self.connection.sql(f"""
+                CREATE VIEW address_map AS
+                SELECT a.address AS email, {recipient} AS recipient, {_DOMAIN_SQL} AS recipient_domain,
+                       coalesce(d.code, {_PROVIDERS.index("other")})::SMALLINT AS mailbox_provider
+                FROM (SELECT DISTINCT address FROM message_parts) AS a
+                LEFT JOIN domain_table AS d ON d.domain = {_DOMAIN_SQL}""")
+        result = self.connection.sql(_final_sql(esp_code)).to_arrow_table()
+        table = _duck_messages._to_frame(result, {"mailbox_provider": None, "esp": None})
+        return table, counts, int(distinct)
+
+    def _register_domains(self) -> None:
+        """``domain_table``: every domain the provider table (and ``mx_map``) knows, with its
+        provider's category position; any other domain is ``other``, as in
+        :func:`providers.mailbox_provider`."""
+        known = {**providers.provider_domains(), **(self.options.mx_map or {})}
+        domains = list(known)
+        provider = providers.mailbox_provider(pd.Series(domains, dtype=object), self.options.mx_map)
         codes = pd.Categorical(provider, dtype=EVENT_DTYPES["mailbox_provider"]).codes
         self.connection.register("domain_table", pa.table(
-            {"domain": domains, "code": pa.array(codes.astype(np.int16), mask=codes < 0)}))
-        self.connection.sql(f"""
-            CREATE VIEW address_map AS
-            SELECT a.address AS email, {recipient} AS recipient, d.domain AS recipient_domain,
-                   d.code AS mailbox_provider
-            FROM (SELECT DISTINCT address FROM message_parts) AS a
-            JOIN domain_table AS d ON {domain.replace('address', 'a.address')} = d.domain""")
+            {"domain": pa.array(domains, type=pa.string()),
+             "code": pa.array(codes.astype(np.int16), mask=codes < 0)}))
 
     def _file_parts(self, number: int, path: str, reader: Any, with_ids: bool) -> bool:
         """Create ``parts_<number>`` from one file; False when a row is not clean."""
@@ -468,6 +463,10 @@ GROUP BY message_id, address
 """
 
 
+#: The recipient's domain as the chunk finisher computes it, in SQL, from ``a.address``.
+_DOMAIN_SQL = "rtrim(lower(string_split(a.address, '@')[-1]), '.')"
+
+
 def _final_sql(esp_code: int) -> str:
     """The messages table from ``message_parts`` and ``address_map``, in the columns and order
     of :func:`._duck_messages._build_sql` (times as epoch nanoseconds)."""
@@ -538,7 +537,7 @@ class _SuspiciousScan:
     slice that ends in a comma and blanks is extended to the next closing character, so that a
     trailing comma across a slice boundary is seen whole."""
 
-    SLICE_BYTES = 256 * 1024 * 1024
+    SLICE_BYTES = 64 * 1024 * 1024
 
     def __init__(self, path: str):
         self.found = False
@@ -560,6 +559,10 @@ class _SuspiciousScan:
                         while end < size and mapped[end - 1:end] in b" \t\r\n,":
                             end += 1  # never cut between a comma, its blanks and a bracket
                         self.found = _mapped_slice_is_suspicious(mapped, start, end)
+                        # Drop the scanned pages from this process (they stay in the page
+                        # cache): resident memory stays one slice, whatever the file size.
+                        page_start = start - start % mmap.PAGESIZE
+                        mapped.madvise(mmap.MADV_DONTNEED, page_start, end - page_start)
                         start = end
         except BaseException as error:  # reported by result(): a failed scan never passes
             self.error = error

@@ -124,6 +124,25 @@ def test_one_odd_line_sends_the_file_to_the_chunk_path(tmp_path, whole_file_spy,
     assert whole_file_spy == [False]
 
 
+def test_odd_diagnostic_texts_stay_on_the_whole_file_path(tmp_path, whole_file_spy):
+    """The messages table reads no diagnostic text but a bounce's status: a number, a boolean or
+    a non-ASCII status code in a response or reason elsewhere changes nothing."""
+    base = {"email": "c@gmx.de", "sg_message_id": "odd.filter1.1", "timestamp": 1_717_300_000}
+    lines = [
+        json.dumps({**base, "event": "deferred", "sg_event_id": "o1", "ip": "167.89.0.12",
+                    "response": "451 4.\u0661.1 try later"}),
+        json.dumps({**base, "event": "deferred", "sg_event_id": "o2", "ip": "167.89.0.12",
+                    "response": 451, "status": 4.7}),
+        json.dumps({**base, "event": "delivered", "sg_event_id": "o3", "ip": "167.89.0.12",
+                    "response": True, "reason": {"text": "ok"}}),
+    ]
+    _write_lines(tmp_path / "odd.jsonl", lines + _clean_lines(100))
+
+    assert_same_as_read_events(tmp_path / "odd.jsonl")
+
+    assert whole_file_spy == [True]
+
+
 def test_recipients_differing_only_in_case_are_one_recipient(tmp_path, whole_file_spy):
     base = {"timestamp": 1_717_300_000, "sg_message_id": "abc.filter1.1", "category": "receipt"}
     lines = [

@@ -271,6 +271,17 @@ class _Staging:
     # ------------------------------------------------------------------------ whole-file path
 
     def whole_files(self, files: list[tuple[Source, Any]]) -> tuple[pd.DataFrame, dict, int] | None:
+        """See :meth:`_whole_files`; drops what it staged when it hands over to the chunk path."""
+        result = self._whole_files(files)
+        if result is None:
+            for (name,) in self.connection.sql(
+                    "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'parts_%'").fetchall():
+                self.connection.sql(f"DROP TABLE {name}")
+            for view in ("file_parts", "message_parts"):
+                self.connection.sql(f"DROP VIEW IF EXISTS {view}")
+        return result
+
+    def _whole_files(self, files: list[tuple[Source, Any]]) -> tuple[pd.DataFrame, dict, int] | None:
         """The messages of plain SendGrid files, each parsed and aggregated by one DuckDB query.
 
         Returns ``(messages, {source name: (rows, first, last epoch s)}, distinct event ids)``,

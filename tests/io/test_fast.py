@@ -201,6 +201,19 @@ TRICKY_LINES: list[str | bytes] = [
     '"sg_message_id":"m9.filter1"}',
     '{"event":"delivered","email":"no-at-sign","timestamp":1717286406,"sg_event_id":"r4",'
     '"sg_message_id":"m9.filter1"}',
+    # blanks and control characters inside or at the ends, brackets, DEL
+    '{"event":"delivered","email":"ann lee@gmail.com","timestamp":1717286406,"sg_event_id":"r5",'
+    '"sg_message_id":"m9.filter1"}',
+    '{"event":"delivered","email":"ann\\tlee@Gmail.com","timestamp":1717286406,"sg_event_id":"r6",'
+    '"sg_message_id":"m9.filter1"}',
+    '{"event":"delivered","email":"ann@gmail.com\\t","timestamp":1717286406,"sg_event_id":"r7",'
+    '"sg_message_id":"m9.filter1"}',
+    '{"event":"delivered","email":"\\u001fann@gmail.com","timestamp":1717286406,"sg_event_id":"r8",'
+    '"sg_message_id":"m9.filter1"}',
+    '{"event":"delivered","email":"[ann@gmail.com]","timestamp":1717286406,"sg_event_id":"r9",'
+    '"sg_message_id":"m9.filter1"}',
+    '{"event":"delivered","email":"ann@gmail.com\\u007f","timestamp":1717286406,"sg_event_id":"r10",'
+    '"sg_message_id":"m9.filter1"}',
     # bounce classification and status variants, a non-ASCII diagnostic, Unicode digits
     '{"event":"bounce","email":"d@gmx.de","timestamp":1717286407,"sg_event_id":"b1",'
     '"sg_message_id":"m10.filter1","bounce_classification":"  REPUTATION ","type":"blocked"}',

@@ -147,7 +147,7 @@ def read_messages(
         per_source: list = []
         formats_seen: list[str] = []
         if whole is not None:
-            table, counts, distinct = whole
+            table, counts, distinct = whole  # Arrow: made a frame once DuckDB's memory is freed
             for source, spec, source_stats in resolved:
                 if spec is not None:
                     rows, low, high = counts[source.name]
@@ -180,6 +180,8 @@ def read_messages(
                 per_source.append((source.name, spec.name if spec else None, source_stats))
                 stats.merge(source_stats)
             table = staging.messages(stats)
+    if isinstance(table, pa.Table):
+        table = _duck_messages._to_frame(table, {"mailbox_provider": None, "esp": None})
     meta = _registry.build_read_meta(format, formats_seen, per_source, stats)
     return table, meta
 
@@ -270,21 +272,18 @@ class _Staging:
 
     # ------------------------------------------------------------------------ whole-file path
 
-    def whole_files(self, files: list[tuple[Source, Any]]) -> tuple[pd.DataFrame, dict, int] | None:
+    def whole_files(self, files: list[tuple[Source, Any]]) -> tuple[pa.Table, dict, int] | None:
         """See :meth:`_whole_files`; drops what it staged when it hands over to the chunk path."""
         result = self._whole_files(files)
         if result is None:
-            for (name,) in self.connection.sql(
-                    "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'parts_%'").fetchall():
-                self.connection.sql(f"DROP TABLE {name}")
-            for view in ("file_parts", "message_parts"):
-                self.connection.sql(f"DROP VIEW IF EXISTS {view}")
+            self._drop_parts()
         return result
 
-    def _whole_files(self, files: list[tuple[Source, Any]]) -> tuple[pd.DataFrame, dict, int] | None:
+    def _whole_files(self, files: list[tuple[Source, Any]]) -> tuple[pa.Table, dict, int] | None:
         """The messages of plain SendGrid files, each parsed and aggregated by one DuckDB query.
 
-        Returns ``(messages, {source name: (rows, first, last epoch s)}, distinct event ids)``,
+        Returns ``(messages as Arrow, {source name: (rows, first, last epoch s)}, distinct event
+        ids)`` (:func:`._duck_messages._to_frame` makes the frame, once DuckDB is closed),
         or None when any file is not clean (see the module docstring), for the chunk path.
         """
         import duckdb
@@ -347,8 +346,16 @@ class _Staging:
                 FROM (SELECT DISTINCT address FROM message_parts) AS a
                 LEFT JOIN domain_table AS d ON d.domain = {_DOMAIN_SQL}""")
         result = self.connection.sql(_final_sql(esp_code)).to_arrow_table()
-        table = _duck_messages._to_frame(result, {"mailbox_provider": None, "esp": None})
-        return table, counts, int(distinct)
+        return result, counts, int(distinct)
+
+    def _drop_parts(self) -> None:
+        """Drop the partial messages (tables and views) of the whole-file path."""
+        for view in ("address_map", "message_parts", "file_parts"):
+            self.connection.sql(f"DROP VIEW IF EXISTS {view}")
+        for (name,) in self.connection.sql(
+                "SELECT table_name FROM duckdb_tables() WHERE table_name = 'message_parts' "
+                "OR table_name LIKE 'parts_%'").fetchall():
+            self.connection.sql(f"DROP TABLE {name}")
 
     def _register_domains(self) -> None:
         """``domain_table``: every domain the provider table (and ``mx_map``) knows, with its

@@ -7,15 +7,17 @@ aggregates the messages on every core. Only the messages (one row per message) c
 
 Two ways in:
 
-- **A plain SendGrid JSON-lines file is read by DuckDB whole**, in one parallel query with the
-  normalization rules and eligibility test of the SendGrid fast path (:mod:`._fast`); Python
-  only pseudonymizes the distinct addresses. This is taken only when the whole file is clean:
-  no byte pattern that DuckDB and Python's ``json`` read differently (:func:`._fast._is_suspicious`),
-  no parse error, every row eligible, message ids without surrounding blanks, and duplicated
-  event ids within the file only as identical copies. Otherwise the file goes the second way,
-  so quarantine, counts and locations are always those of the per-record readers.
-- **Every other source is read in chunks** by the readers of :func:`read_events` (the
-  SendGrid block fast path included) and each chunk is appended to the database.
+- **Plain SendGrid JSON-lines files are read by DuckDB whole**, each in one parallel query with
+  the normalization rules and eligibility test of the SendGrid fast path (:mod:`._fast`) that
+  groups the events into partial messages; pseudonyms are HMAC-SHA256 spelled in SQL (checked
+  against :mod:`..privacy` on probes). This is taken only when every input is such a file and
+  every file is clean: no byte pattern that DuckDB and Python's ``json`` read differently
+  (:func:`._fast._is_suspicious`), no parse error, every row eligible, message ids without
+  surrounding blanks, and duplicated event ids (within or across files) only as identical
+  copies. Otherwise the inputs go the second way, so quarantine, counts and locations are
+  always those of the per-record readers.
+- **Any other input is read in chunks** by the readers of :func:`read_events` (the SendGrid
+  block fast path included) and each chunk is appended to the database.
 
 De-duplication follows :func:`read_events`: the first occurrence of an ``event_id`` in read
 order is kept (sources in order, records in order within a source).

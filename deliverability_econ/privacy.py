@@ -76,6 +76,20 @@ def pseudonymize_address(address: str, key: bytes) -> str:
     return digest[:PSEUDONYM_LENGTH]
 
 
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """The inner and outer padded keys of HMAC-SHA256 (RFC 2104), for code that spells
+    :func:`pseudonymize_address` without :mod:`hmac` (a hash state reused per address, SQL):
+    the digest is ``sha256(outer + sha256(inner + message))``.
+
+    >>> inner, outer = hmac_pads(b"k")
+    >>> hashlib.sha256(outer + hashlib.sha256(inner + b"m").digest()).digest() == \\
+    ...     hmac.new(b"k", b"m", hashlib.sha256).digest()
+    True
+    """
+    padded = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in padded), bytes(b ^ 0x5C for b in padded)
+
+
 def pseudonymize(addresses: pd.Series, key: bytes) -> pd.Series:
     """Pseudonymize a column of addresses, hashing each distinct address once.
 

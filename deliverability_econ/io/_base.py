@@ -149,8 +149,9 @@ class FormatSpec:
     normalize: Callable[[Any], list[dict]]
     #: Options a reader passes to ``normalize`` (e.g. Postfix's year); bound with functools.partial.
     priority: int = 50
-    #: Optional fast path: ``chunk_reader(spec, source, options, stats)`` replaces the per-record
-    #: loop of :func:`normalize_chunks` and must yield exactly what that loop would.
+    #: Optional fast path: ``chunk_reader(spec, source, options, stats, *, arrow=False)`` replaces
+    #: the per-record loop of :func:`normalize_chunks` and must yield exactly what that loop would
+    #: (with ``arrow=True`` it may yield Arrow tables of the dataset schema instead of frames).
     chunk_reader: Callable[..., Iterator[pd.DataFrame]] | None = None
 
 

@@ -381,11 +381,8 @@ def _fast_pseudonym(key: bytes):
     """:func:`privacy.pseudonymize_address` with the HMAC key schedule done once (the padded
     key's hash states are copied per address): same digest, a third of the cost. Used only
     after a probe confirms it agrees with ``privacy``."""
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(64, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    inner_pad, outer_pad = privacy.hmac_pads(key)
+    inner, outer = hashlib.sha256(inner_pad), hashlib.sha256(outer_pad)
     length = privacy.PSEUDONYM_LENGTH
 
     def pseudonym(address: str) -> str:
@@ -565,8 +562,15 @@ def _is_suspicious(piece: bytes) -> bool:
         return True
     if piece.find(b"\\") >= 0 and (piece.find(b"[\\") >= 0 or piece.find(b"{\\") >= 0):
         return True
-    offsets = pa.py_buffer(np.array([0, len(piece)], dtype=np.int64))
-    array = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(piece)])
+    return _has_trailing_comma(piece)
+
+
+def _has_trailing_comma(buffer: Any) -> bool:
+    """:data:`_TRAILING_COMMA` in a bytes-like object (a memory map's view too), by pyarrow's RE2
+    without copying the bytes (and without the GIL)."""
+    size = memoryview(buffer).nbytes
+    offsets = pa.py_buffer(np.array([0, size], dtype=np.int64))
+    array = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(buffer)])
     return bool(pc.match_substring_regex(array, pattern=_TRAILING_COMMA)[0].as_py())
 
 

@@ -25,8 +25,6 @@ order is kept (sources in order, records in order within a source).
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import os
 import shutil
 import tempfile
@@ -43,7 +41,8 @@ from .. import _duck_messages, privacy, providers
 from ..messages import FINAL_STATUSES, messages
 from ..schema import BOUNCE_CLASSES, EVENT_DTYPES, EVENT_TYPES
 from . import _fast, _registry
-from ._base import ReadOptions, ReadStats, Source, concat_events, expand_sources, normalize_chunks
+from ._base import ReadOptions, ReadStats, Source, concat_events, expand_sources
+from .ingest import _to_arrow
 
 #: DuckDB's memory limit for the staged events [bytes]: above it DuckDB spills to disk, so the
 #: messages of a file larger than RAM are still built.
@@ -64,7 +63,7 @@ _STAGED = {
     "bounce_class": "VARCHAR",
     "is_machine": "BOOLEAN",
     "recipient_domain": "VARCHAR",
-    "mailbox_provider": "SMALLINT",  # category position: messages orders categoricals so
+    "mailbox_provider": "SMALLINT",  # category position, the order messages() compares by
     "sending_ip": "VARCHAR",
     "ip_pool": "VARCHAR",
     "stream": "VARCHAR",
@@ -167,15 +166,8 @@ def read_messages(
         else:
             for number, (source, spec, source_stats) in enumerate(resolved):
                 if spec is not None:
-                    if (isinstance(spec.chunk_reader, _fast.FastSendGridChunks)
-                            and not format_options.get(spec.name)):
-                        chunks = spec.chunk_reader(spec, source, options, source_stats, arrow=True)
-                    else:
-                        normalize = spec.normalize
-                        if format_options.get(spec.name):
-                            normalize = functools.partial(spec.normalize, **format_options[spec.name])
-                        chunks = normalize_chunks(spec, source, options, source_stats, normalize)
-                    for chunk in chunks:
+                    for chunk in _registry.source_chunks(spec, source, options, source_stats,
+                                                         format_options, arrow=True):
                         if spec.name not in formats_seen:  # as read_events: formats that gave chunks
                             formats_seen.append(spec.name)
                         staging.add_events(chunk, number)
@@ -197,7 +189,7 @@ def _whole_file_eligible(source: Source, spec: Any, options: ReadOptions,
             or (options.encoding or "utf-8").lower().replace("_", "-") not in ("utf-8", "utf8")):
         return False
     with open(source.path, "rb") as handle:
-        head = handle.read(_fast.BLOCK_BYTES)
+        head = handle.read(1024 * 1024)  # a first line longer than this is not taken: safe
     return not (head[:3] == _fast._UTF8_BOM or head[:2] in _fast._UTF16_BOMS
                 or not _fast._is_line_mode(head))
 
@@ -235,8 +227,6 @@ class _Staging:
 
     def add_events(self, chunk: pd.DataFrame | pa.Table, number: int) -> None:
         """Append canonical events (a DataFrame, or an Arrow table of the dataset schema)."""
-        from .ingest import _to_arrow
-
         if len(chunk) == 0:
             return
         table = _to_arrow(chunk)
@@ -295,7 +285,7 @@ class _Staging:
         spec = files[0][1]
         reader = spec.chunk_reader
         esp_code = _ESPS.index(spec.name)
-        recipient = _hmac_sql(self.options.key, "a.address")
+        recipient = _hmac_sql(self.options.key, "a.address", self.connection)
         self._register_domains()
         scans = [_SuspiciousScan(source.path) for source, _ in files]  # pyarrow's regex frees the GIL
         counts: dict[str, tuple[int, Any, Any]] = {}
@@ -515,30 +505,22 @@ ORDER BY sent_at ASC NULLS LAST, p.message_id ASC NULLS LAST, a.recipient ASC NU
 """
 
 
-def _hmac_sql(key: bytes | None, column: str) -> str | None:
+def _hmac_sql(key: bytes | None, column: str, connection: Any) -> str | None:
     """SQL for :func:`privacy.pseudonymize_address` of a lower-cased, blank-free address column
     (HMAC-SHA256 with DuckDB's ``sha256`` on blobs), the column itself without a key, or None
-    when DuckDB's result differs from Python's on the probes."""
+    when DuckDB's result (on ``connection``) differs from Python's on the probes."""
     if key is None:
         return column
-    import duckdb
-
-    padded = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
-    inner = bytes(b ^ 0x36 for b in padded).hex()
-    outer = bytes(b ^ 0x5C for b in padded).hex()
+    inner, outer = (pad.hex() for pad in privacy.hmac_pads(key))
 
     def spelled(value: str) -> str:
         return (f"left(sha256(unhex('{outer}') || unhex(sha256(unhex('{inner}') || encode({value})))), "
                 f"{privacy.PSEUDONYM_LENGTH})")
 
     probes = ["probe.address+1@example.com", "x@y.z", "o'brien@example.org", "a" * 300 + "@b.c"]
-    connection = duckdb.connect()
-    try:
-        computed = connection.sql(
-            f"SELECT {spelled('v')} FROM (SELECT unnest($probes) AS v, generate_subscripts($probes, 1) "
-            "AS i) ORDER BY i", params={"probes": probes}).fetchall()
-    finally:
-        connection.close()
+    computed = connection.sql(
+        f"SELECT {spelled('v')} FROM (SELECT unnest($probes) AS v, generate_subscripts($probes, 1) "
+        "AS i) ORDER BY i", params={"probes": probes}).fetchall()
     if [row[0] for row in computed] != [privacy.pseudonymize_address(p, key) for p in probes]:
         return None
     return spelled(column)
@@ -598,12 +580,5 @@ def _mapped_slice_is_suspicious(mapped: Any, start: int, end: int) -> bool:
     rare slice that holds a carriage return or a backslash."""
     if mapped.find(b"\r", start, end) >= 0 or mapped.find(b"\\", start, end) >= 0:
         return _fast._is_suspicious(mapped[start:end])
-    view = memoryview(mapped)[start:end]
-    try:
-        offsets = pa.py_buffer(np.array([0, end - start], dtype=np.int64))
-        array = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(view)])
-        found = bool(pc.match_substring_regex(array, pattern=_fast._TRAILING_COMMA)[0].as_py())
-        del array, offsets
-        return found
-    finally:
-        view.release()
+    with memoryview(mapped)[start:end] as view:
+        return _fast._has_trailing_comma(view)

@@ -83,14 +83,27 @@ def iter_read(paths: Any, format_name: str, options: ReadOptions, stats: ReadSta
         spec = _resolve_spec(source, format_name, options, source_stats, strict=True,
                              configured=bool(format_name != "auto" and format_options.get(format_name)))
         if spec is not None:
-            normalize = spec.normalize
-            if format_options.get(spec.name):
-                normalize = functools.partial(spec.normalize, **format_options[spec.name])
-            for chunk in normalize_chunks(spec, source, options, source_stats, normalize):
+            for chunk in source_chunks(spec, source, options, source_stats, format_options):
                 yield spec.name, chunk
         if per_source is not None:
             per_source.append((source.name, spec.name if spec else None, source_stats))
         stats.merge(source_stats)
+
+
+def source_chunks(spec: FormatSpec, source: Source, options: ReadOptions, stats: ReadStats,
+                  format_options: Mapping[str, Mapping] | None = None, *, arrow: bool = False):
+    """Canonical event chunks of one source read with ``spec`` and its ``format_options``.
+
+    With ``arrow=True`` (ingest, read_messages) a format's own chunk reader that can hand its
+    fast blocks over as Arrow tables of the dataset schema does so (the SendGrid fast path);
+    other chunks are DataFrames. Either holds the same events.
+    """
+    configured = (format_options or {}).get(spec.name)
+    if arrow and spec.chunk_reader is not None and not configured:
+        yield from spec.chunk_reader(spec, source, options, stats, arrow=True)
+        return
+    normalize = functools.partial(spec.normalize, **configured) if configured else spec.normalize
+    yield from normalize_chunks(spec, source, options, stats, normalize)
 
 
 def read(paths: Any, format_name: str = "auto", *, errors: str = "quarantine",

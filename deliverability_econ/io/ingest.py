@@ -24,7 +24,6 @@ pandas, DuckDB, Dask and Spark; :func:`read_dataset` loads it back with the cano
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
@@ -44,8 +43,8 @@ import pyarrow.parquet as pq
 
 from ..schema import EVENT_COLUMNS, EVENT_DTYPES, coerce_events
 from . import _registry
-from ._base import ReadOptions, ReadStats, expand_sources, normalize_chunks
-from ._fast import EVENTS_ARROW_SCHEMA, FastSendGridChunks
+from ._base import ReadOptions, ReadStats, expand_sources
+from ._fast import EVENTS_ARROW_SCHEMA
 
 #: Name of the hive partition column.
 PARTITION_COLUMN = "date"
@@ -276,13 +275,8 @@ def _iter_chunks(paths: Any, format_name: str, options: ReadOptions, stats: Read
         spec = _registry._resolve_spec(source, format_name, options, source_stats, strict=True,
                                        configured=configured)
         if spec is not None:
-            if isinstance(spec.chunk_reader, FastSendGridChunks) and not format_options.get(spec.name):
-                yield from spec.chunk_reader(spec, source, options, source_stats, arrow=True)
-            else:
-                normalize = spec.normalize
-                if format_options.get(spec.name):
-                    normalize = functools.partial(spec.normalize, **format_options[spec.name])
-                yield from normalize_chunks(spec, source, options, source_stats, normalize)
+            yield from _registry.source_chunks(spec, source, options, source_stats, format_options,
+                                               arrow=True)
         per_source.append((source.name, spec.name if spec else None, source_stats))
         stats.merge(source_stats)
 

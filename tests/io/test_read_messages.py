@@ -179,7 +179,7 @@ def test_ties_at_one_instant_take_the_smallest_value(tmp_path, whole_file_spy):
 
 @pytest.mark.parametrize("salt", ["short", "k" * 100, b"\x00\xff binary key"])
 def test_pseudonyms_computed_in_sql_are_those_of_privacy(tmp_path, whole_file_spy, salt):
-    _write_lines(tmp_path / "clean.jsonl", _clean_lines(300, seed=salt.__len__()))
+    _write_lines(tmp_path / "clean.jsonl", _clean_lines(300, seed=len(salt)))
 
     assert_same_as_read_events(tmp_path / "clean.jsonl", salt=salt)
 

@@ -808,6 +808,26 @@ def is_dmarc_record(text: str) -> bool:
     return re.match(r"^v\s*=\s*DMARC1\s*(;|$)", text.strip(), re.IGNORECASE) is not None
 
 
+def _tag_value_pairs(text: str) -> list[tuple[str, str | None]]:
+    """The non-empty ``;``-separated parts of a tag=value record (DMARC, DKIM) as ``(name,
+    value)``, both stripped, or ``(part, None)`` for a part without ``=``.
+
+    >>> _tag_value_pairs(" v=DKIM1; k = rsa ;; junk ")
+    [('v', 'DKIM1'), ('k', 'rsa'), ('junk', None)]
+    """
+    pairs: list[tuple[str, str | None]] = []
+    for part in text.strip().split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            pairs.append((part, None))
+            continue
+        name, value = part.split("=", 1)
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
 def parse_dmarc(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """Tags of a DMARC record and the problems found in them.
 
@@ -834,13 +854,10 @@ def parse_dmarc(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """
     problems: list[tuple[str, str]] = []
     tags: dict[str, str] = {}
-    parts = [p.strip() for p in text.strip().split(";")]
-    parts = [p for p in parts if p]
-    for position, part in enumerate(parts):
-        if "=" not in part:
-            problems.append(("dmarc_syntax", f"{part!r} is not a tag=value pair"))
+    for position, (name, value) in enumerate(_tag_value_pairs(text)):
+        if value is None:
+            problems.append(("dmarc_syntax", f"{name!r} is not a tag=value pair"))
             continue
-        name, value = (s.strip() for s in part.split("=", 1))
         if position == 0 and name != "v":
             problems.append(("dmarc_syntax", "the first tag must be v=DMARC1"))
         if name in tags:
@@ -988,13 +1005,10 @@ def parse_dkim(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """
     tags: dict[str, str] = {}
     problems: list[tuple[str, str]] = []
-    parts = [p.strip() for p in text.strip().split(";")]
-    parts = [p for p in parts if p]
-    for position, part in enumerate(parts):
-        if "=" not in part:
-            problems.append(("dkim_syntax", f"{part[:30]!r} is not a tag=value pair"))
+    for position, (name, value) in enumerate(_tag_value_pairs(text)):
+        if value is None:
+            problems.append(("dkim_syntax", f"{name[:30]!r} is not a tag=value pair"))
             continue
-        name, value = (s.strip() for s in part.split("=", 1))
         if name == "v" and position != 0:
             problems.append(("dkim_syntax", "v= must be the first tag"))
         if name in tags:

@@ -454,9 +454,19 @@ def _aggregate_columns() -> list[str]:
     return list(_EVENT_INPUT_COLUMNS)
 
 
+def _cube_result(table, n_events: int, stages: dict, started: float) -> dict:
+    """The last stage of our aggregate paths: the daily cube of ``table``, and the row."""
+    from deliverability_econ import daily_cube
+
+    cube = daily_cube(table)
+    _staged(stages, "daily_cube", started)
+    return {"records": n_events,
+            "notes": _stage_notes(stages, f"{len(table):,} messages, {len(cube):,} cube rows")}
+
+
 def _ours_in_memory(task: dict) -> dict:
     """The documented in-memory path: read_dataset (the needed columns), messages, daily_cube."""
-    from deliverability_econ import daily_cube, messages
+    from deliverability_econ import messages
     from deliverability_econ.io.ingest import read_dataset
 
     stages: dict = {}
@@ -467,26 +477,19 @@ def _ours_in_memory(task: dict) -> dict:
     n_events = len(events)
     del events
     started = _staged(stages, "messages", started)
-    cube = daily_cube(table)
-    _staged(stages, "daily_cube", started)
-    return {"records": n_events,
-            "notes": _stage_notes(stages, f"{len(table):,} messages, {len(cube):,} cube rows")}
+    return _cube_result(table, n_events, stages, started)
 
 
 def _ours_duck_messages(task: dict) -> dict:
     """``_duck_messages.messages_from_dataset`` (DuckDB groups the Parquet columns; the same
     table as ``messages(read_dataset(...))``), then ``daily_cube``."""
-    from deliverability_econ import daily_cube
     from deliverability_econ._duck_messages import messages_from_dataset
 
     stages: dict = {}
     started = time.perf_counter()
     table = messages_from_dataset(task["dataset"])
     started = _staged(stages, "messages", started)
-    cube = daily_cube(table)
-    _staged(stages, "daily_cube", started)
-    return {"records": int(table["event_count"].sum()),
-            "notes": _stage_notes(stages, f"{len(table):,} messages, {len(cube):,} cube rows")}
+    return _cube_result(table, int(table["event_count"].sum()), stages, started)
 
 
 def _import_duck_messages() -> None:
@@ -526,16 +529,11 @@ def streaming_messages(dataset: str, combine_every: int = 8):
 
 
 def _ours_streaming(task: dict) -> dict:
-    from deliverability_econ import daily_cube
-
     stages: dict = {}
     started = time.perf_counter()
     table, n_events = streaming_messages(task["dataset"])
     started = _staged(stages, "messages", started)
-    cube = daily_cube(table)
-    _staged(stages, "daily_cube", started)
-    return {"records": n_events,
-            "notes": _stage_notes(stages, f"{len(table):,} messages, {len(cube):,} cube rows")}
+    return _cube_result(table, n_events, stages, started)
 
 
 def _pandas_aggregate(task: dict) -> dict:

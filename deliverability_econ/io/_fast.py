@@ -197,11 +197,8 @@ def _build_sql(path: str, event_map: dict[str, str], bounce_map: dict[str, str],
         f"WHEN {_quote(raw)} THEN {EVENT_TYPES.index(canonical)}" for raw, canonical in event_map.items()
     )
     delivery = " ".join(f"WHEN {_quote(e)} THEN TRUE" for e in _DELIVERY_EVENTS)
-    bounce_lookup = " ".join(f"WHEN {_quote(k)} THEN {_quote(v)}" for k, v in bounce_map.items())
-    bounce_code = {c: i for i, c in enumerate(BOUNCE_CLASSES)}
     bounced = EVENT_TYPES.index("bounced")
     opened = EVENT_TYPES.index("opened")
-    bounce_status = 'coalesce(de_status("status"), de_status("reason"))'
     smtp_status = 'coalesce(de_status("status"), de_status("reason"), de_status("response"))'
     if events:
         text_outputs = f"""{smtp_status} AS smtp_status,
@@ -211,12 +208,10 @@ def _build_sql(path: str, event_map: dict[str, str], bounce_map: dict[str, str],
         text_checks = f"""AND de_str_ok("status") AND de_str_ok("reason") AND de_str_ok("response")
       AND CASE WHEN de_odd_status("status") OR de_odd_status("reason") OR de_odd_status("response")
                THEN {smtp_status} IS DISTINCT FROM '?' ELSE TRUE END"""
-        bounce_text_checks = ""
     else:
         # The messages table reads no diagnostic text (which never makes a record quarantined),
         # except the status code of a bounce, for its class.
         text_outputs = text_checks = ""
-        bounce_text_checks = 'AND de_str_ok("status") AND de_str_ok("reason")'
 
     return f"""
 WITH raw AS (
@@ -264,18 +259,7 @@ final AS (
     nullif(pool_value, '') AS ip_pool,
     nullif("stream", '') AS stream,
     coalesce(nullif(category_value, ''), nullif("marketing_campaign_name", '')) AS campaign,
-    CASE WHEN event_code = {bounced} THEN CASE
-      WHEN "bounce_classification" <> '' AND regexp_full_match("bounce_classification", '[ -~]+')
-           AND CASE regexp_replace(lower(trim("bounce_classification")), ' +', ' ', 'g')
-                 {bounce_lookup} END IS NOT NULL
-        THEN CASE regexp_replace(lower(trim("bounce_classification")), ' +', ' ', 'g')
-                 {" ".join(f"WHEN {_quote(k)} THEN {bounce_code[v]}" for k, v in bounce_map.items())} END
-      WHEN lower(coalesce("type", '')) = 'blocked' THEN {bounce_code["block"]}
-      WHEN lower(coalesce("type", '')) = 'bounce' OR starts_with({bounce_status}, '5.1.')
-        THEN {bounce_code["hard"]}
-      WHEN starts_with({bounce_status}, '4.') THEN {bounce_code["soft"]}
-      WHEN coalesce("type", '') = '' AND starts_with({bounce_status}, '5.') THEN {bounce_code["hard"]}
-      ELSE {bounce_code["undetermined"]} END END AS bounce_code,
+    CASE WHEN event_code = {bounced} THEN {_bounce_code_sql(bounce_map)} END AS bounce_code,
     event_code = {opened} AND coalesce(machine_text = 'true', FALSE) AS is_machine,
     {text_outputs}
     coalesce(
@@ -289,12 +273,7 @@ final AS (
       AND (pool IS NULL OR pool_value IS NOT NULL)
       AND de_str_ok("stream") AND de_str_ok("marketing_campaign_name")
       {text_checks}
-      AND CASE WHEN event_code = {bounced} THEN
-            de_text_ok("type") AND de_text_ok("bounce_classification") {bounce_text_checks}
-            AND regexp_full_match(coalesce("type", ''), '[ -~]*')
-            AND (coalesce("bounce_classification", '') = ''
-                 OR regexp_full_match("bounce_classification", '[ -~]+'))
-            AND {bounce_status} IS DISTINCT FROM '?'
+      AND CASE WHEN event_code = {bounced} THEN {_bounce_checks_sql(status_checks=not events)}
           ELSE TRUE END
       AND CASE WHEN event_code = {opened} THEN sg_machine_open IS NULL OR machine_text IN ('true', 'false')
           ELSE TRUE END,
@@ -304,6 +283,43 @@ final AS (
 )
 SELECT * FROM final
 """
+
+
+def _bounce_code_sql(bounce_map: dict[str, str]) -> str:
+    """SQL for a bounce's class (its position in ``BOUNCE_CLASSES``), as
+    :func:`.sendgrid._bounce_class` finds it, from the raw fields of a bounce row (only
+    meaningful where :func:`_bounce_checks_sql` holds)."""
+    bounce_code = {c: i for i, c in enumerate(BOUNCE_CLASSES)}
+    classification = """regexp_replace(lower(trim("bounce_classification")), ' +', ' ', 'g')"""
+    lookup = " ".join(f"WHEN {_quote(k)} THEN {bounce_code[v]}" for k, v in bounce_map.items())
+    status = _BOUNCE_STATUS_SQL
+    return f"""CASE
+      WHEN "bounce_classification" <> '' AND regexp_full_match("bounce_classification", '[ -~]+')
+           AND CASE {classification} {lookup} END IS NOT NULL
+        THEN CASE {classification} {lookup} END
+      WHEN lower(coalesce("type", '')) = 'blocked' THEN {bounce_code["block"]}
+      WHEN lower(coalesce("type", '')) = 'bounce' OR starts_with({status}, '5.1.')
+        THEN {bounce_code["hard"]}
+      WHEN starts_with({status}, '4.') THEN {bounce_code["soft"]}
+      WHEN coalesce("type", '') = '' AND starts_with({status}, '5.') THEN {bounce_code["hard"]}
+      ELSE {bounce_code["undetermined"]} END"""
+
+
+def _bounce_checks_sql(status_checks: bool) -> str:
+    """SQL: whether :func:`_bounce_code_sql` gives a bounce row's class exactly (text fields that
+    are strings, ASCII where case folding or the status pattern applies). ``status_checks``
+    adds the string checks of ``status`` and ``reason`` (which the events query makes for every
+    row)."""
+    status = 'AND de_str_ok("status") AND de_str_ok("reason")' if status_checks else ""
+    return f"""de_text_ok("type") AND de_text_ok("bounce_classification") {status}
+            AND regexp_full_match(coalesce("type", ''), '[ -~]*')
+            AND (coalesce("bounce_classification", '') = ''
+                 OR regexp_full_match("bounce_classification", '[ -~]+'))
+            AND {_BOUNCE_STATUS_SQL} IS DISTINCT FROM '?'"""
+
+
+#: The enhanced status code a bounce's class is read from (``status``, else ``reason``).
+_BOUNCE_STATUS_SQL = 'coalesce(de_status("status"), de_status("reason"))'
 
 
 _DATABASE: Any = None

@@ -249,7 +249,8 @@ shaped AS (
       WHEN pool_parts IS NOT NULL THEN coalesce(
         nullif(coalesce(nullif(pool_parts.n1, ''), pool_parts.n2), ''),
         nullif(trim(coalesce(nullif(pool_parts.i1, ''), pool_parts.i2), '"'), ''), '')
-    END AS pool_value
+    END AS pool_value,
+    {_bounce_inputs_sql(f"event_code = {bounced}")}
   FROM base
 ),
 final AS (
@@ -285,24 +286,35 @@ SELECT * FROM final
 """
 
 
+def _bounce_inputs_sql(is_bounce: str) -> str:
+    """Two columns the bounce class is read from, computed for bounce rows only (``is_bounce``):
+    the normalized ``bounce_classification`` (``bounce_key``) and the enhanced status code of
+    ``status``, else ``reason`` (``bounce_status``). Computed once in a query's earlier step,
+    they keep :func:`_bounce_code_sql` small: DuckDB pays for each node of an expression on
+    every block of rows, even where a ``CASE`` leaves few rows to evaluate it on, and the
+    inline spelling repeated the status five times and the key twice per class."""
+    return f"""CASE WHEN {is_bounce} THEN regexp_replace(lower(trim("bounce_classification")), ' +', ' ', 'g')
+         END AS bounce_key,
+    CASE WHEN {is_bounce} THEN coalesce(de_status("status"), de_status("reason")) END AS bounce_status"""
+
+
 def _bounce_code_sql(bounce_map: dict[str, str]) -> str:
     """SQL for a bounce's class (its position in ``BOUNCE_CLASSES``), as
-    :func:`.sendgrid._bounce_class` finds it, from the raw fields of a bounce row (only
-    meaningful where :func:`_bounce_checks_sql` holds)."""
+    :func:`.sendgrid._bounce_class` finds it, from a bounce row's raw fields and the columns of
+    :func:`_bounce_inputs_sql` (only meaningful where :func:`_bounce_checks_sql` holds)."""
     bounce_code = {c: i for i, c in enumerate(BOUNCE_CLASSES)}
-    classification = """regexp_replace(lower(trim("bounce_classification")), ' +', ' ', 'g')"""
-    lookup = " ".join(f"WHEN {_quote(k)} THEN {bounce_code[v]}" for k, v in bounce_map.items())
-    status = _BOUNCE_STATUS_SQL
-    return f"""CASE
-      WHEN "bounce_classification" <> '' AND regexp_full_match("bounce_classification", '[ -~]+')
-           AND CASE {classification} {lookup} END IS NOT NULL
-        THEN CASE {classification} {lookup} END
-      WHEN lower(coalesce("type", '')) = 'blocked' THEN {bounce_code["block"]}
-      WHEN lower(coalesce("type", '')) = 'bounce' OR starts_with({status}, '5.1.')
-        THEN {bounce_code["hard"]}
-      WHEN starts_with({status}, '4.') THEN {bounce_code["soft"]}
-      WHEN coalesce("type", '') = '' AND starts_with({status}, '5.') THEN {bounce_code["hard"]}
-      ELSE {bounce_code["undetermined"]} END"""
+    keys = ", ".join(_quote(key) for key in bounce_map)
+    codes = ", ".join(str(bounce_code[value]) for value in bounce_map.values())
+    return f"""coalesce(
+      CASE WHEN "bounce_classification" <> '' AND regexp_full_match("bounce_classification", '[ -~]+')
+        THEN [{codes}][list_position([{keys}], bounce_key)] END,
+      CASE
+        WHEN lower(coalesce("type", '')) = 'blocked' THEN {bounce_code["block"]}
+        WHEN lower(coalesce("type", '')) = 'bounce' OR starts_with(bounce_status, '5.1.')
+          THEN {bounce_code["hard"]}
+        WHEN starts_with(bounce_status, '4.') THEN {bounce_code["soft"]}
+        WHEN coalesce("type", '') = '' AND starts_with(bounce_status, '5.') THEN {bounce_code["hard"]}
+        ELSE {bounce_code["undetermined"]} END)"""
 
 
 def _bounce_checks_sql(status_checks: bool) -> str:
@@ -315,11 +327,7 @@ def _bounce_checks_sql(status_checks: bool) -> str:
             AND regexp_full_match(coalesce("type", ''), '[ -~]*')
             AND (coalesce("bounce_classification", '') = ''
                  OR regexp_full_match("bounce_classification", '[ -~]+'))
-            AND {_BOUNCE_STATUS_SQL} IS DISTINCT FROM '?'"""
-
-
-#: The enhanced status code a bounce's class is read from (``status``, else ``reason``).
-_BOUNCE_STATUS_SQL = 'coalesce(de_status("status"), de_status("reason"))'
+            AND bounce_status IS DISTINCT FROM '?'"""
 
 
 _DATABASE: Any = None

@@ -1,7 +1,7 @@
 """read_messages gives exactly messages(read_events(...)) and the same meta, whichever way in.
 
-Each test reads the same inputs with ``read_messages`` and with ``read_events`` followed by
-``messages`` and compares the messages frame and every ``meta`` entry. Where it matters, a spy
+Each test reads the same inputs with ``read_messages`` and with ``read_events`` (its per-record
+path) followed by ``messages`` and compares the messages frame and every ``meta`` entry. Where it matters, a spy
 records whether the whole-file DuckDB path was taken or the chunk path.
 """
 
@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deliverability_econ import messages, read_events, read_messages
 from deliverability_econ.io import InputFormatError, _fast, _read_messages
@@ -40,12 +42,22 @@ def whole_file_spy(monkeypatch):
 
 
 def assert_same_as_read_events(paths, **options):
+    """read_messages against messages(read_events) of the per-record path (``sendgrid.normalize``
+    in Python; not the block fast path, which shares its SQL with the whole-file way): the
+    frame and every ``meta`` entry, quarantined records in any order (the fast path may list
+    them in another)."""
     table, meta = read_messages(paths, now=NOW, **options)
-    events, expected_meta = read_events(paths, now=NOW, **options)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_fast, "ENABLED", False)
+        events, expected_meta = read_events(paths, now=NOW, **options)
     pd.testing.assert_frame_equal(table, messages(events))
     assert set(meta) == set(expected_meta)
     for key, expected in expected_meta.items():
-        if isinstance(expected, pd.DataFrame):
+        if key == "quarantine":
+            pd.testing.assert_frame_equal(
+                meta[key].sort_values(["source", "location"], ignore_index=True),
+                expected.sort_values(["source", "location"], ignore_index=True))
+        elif isinstance(expected, pd.DataFrame):
             pd.testing.assert_frame_equal(meta[key], expected, check_like=False)
         else:
             assert meta[key] == expected, key
@@ -233,3 +245,100 @@ def test_the_scan_sees_a_pattern_across_slice_boundaries(tmp_path, monkeypatch, 
     clean = tmp_path / "clean.jsonl"
     clean.write_bytes(b'{"a": [1, 2], "b": {"c": 3}}\r\n' * 5)
     assert not _read_messages._SuspiciousScan(str(clean)).result()
+
+
+# ------------------------------------------------------------------------------------------------
+# Property: random small exports, with the values that make the two ways differ if anything does
+# ------------------------------------------------------------------------------------------------
+
+_MESSAGES = ["m1", "m2", "m3"]
+_ADDRESSES = ["ann@gmail.com", "Ann@Gmail.com", "bo@yahoo.com", "cy@corp.example"]
+_EVENTS = ["processed", "delivered", "deferred", "bounce", "dropped", "open", "click",
+           "spamreport", "unsubscribe", "group_unsubscribe"]
+
+
+def _odd(values: list) -> st.SearchStrategy:
+    """One of the usual values, or a value of another JSON type."""
+    return st.one_of(st.sampled_from(values), st.sampled_from([None, "", 5, 2.5, True, [], {}]))
+
+
+@st.composite
+def _sendgrid_records(draw, odd: bool) -> list[dict]:
+    """3 to 25 SendGrid events on a few messages: ties at one instant, case variants of an
+    address, ``.filter`` suffixes, pools, categories as text and lists, bounces, machine opens,
+    and (when ``odd``) values of other JSON types in any field."""
+    pick = _odd if odd else st.sampled_from
+    records = []
+    for number in range(draw(st.integers(3, 25))):
+        message = draw(st.sampled_from(_MESSAGES))
+        record = {
+            "event": draw(pick(_EVENTS)),
+            "timestamp": draw(pick([1_717_300_000, 1_717_300_000, 1_717_300_060, 1_717_303_600])),
+            "email": draw(pick(_ADDRESSES)),
+            "sg_event_id": f"e{number}",
+            "sg_message_id": f"{message}.filter{draw(st.sampled_from([1, 1, 2]))}.1",
+        }
+        if draw(st.booleans()):
+            record["ip"] = draw(pick(["167.89.0.12", "167.89.0.13"]))
+        if draw(st.booleans()):
+            record["category"] = draw(pick(["receipt", "promo", ["receipt", "promo"], ["promo"], [""]]))
+        if draw(st.booleans()):
+            record["pool"] = draw(pick([{"name": "transactional", "id": 210}, {"id": 7},
+                                         {"name": "bulk"}, "shared"]))
+        if draw(st.integers(0, 4)) == 0:
+            record["marketing_campaign_name"] = draw(pick(["spring", "autumn"]))
+        if draw(st.integers(0, 4)) == 0:
+            record["stream"] = draw(pick(["tx", "mkt"]))
+        if record["event"] == "open" or (odd and draw(st.booleans())):
+            record["sg_machine_open"] = draw(pick([True, False]))
+        if record["event"] == "bounce" or (odd and draw(st.booleans())):
+            record["type"] = draw(pick(["bounce", "blocked", ""]))
+            record["bounce_classification"] = draw(pick(["Invalid Address", "reputation",
+                                                         "Technical  Failure", "nonsense", ""]))
+            record["status"] = draw(pick(["5.1.1", "4.2.2", "5.7.1", ""]))
+            record["reason"] = draw(pick(["550 5.1.1 unknown", "421 4.7.0 later", "x"]))
+        if odd and draw(st.integers(0, 5)) == 0:
+            del record[draw(st.sampled_from(["sg_event_id", "sg_message_id", "email", "timestamp"]))]
+        if odd and draw(st.integers(0, 5)) == 0:
+            record["smtp-id"] = draw(pick(["<m9@ismtpd-1>", " <m9@x> "]))
+        records.append(record)
+    copies = draw(st.lists(st.sampled_from(range(len(records))), max_size=4))
+    return records + [records[index] for index in copies]  # webhook redeliveries
+
+
+def _read_both_ways(records: list[dict], compact: bool) -> bool:
+    """Write the records as JSON lines, compare read_messages with messages(read_events) of the
+    per-record path, and say whether the whole-file way gave the result."""
+    import tempfile
+
+    separators = (",", ":") if compact else (", ", ": ")
+    outcomes: list[bool] = []
+    original = _read_messages._Staging.whole_files
+
+    def spy(self, files):
+        result = original(self, files)
+        outcomes.append(result is not None)
+        return result
+
+    with tempfile.TemporaryDirectory() as directory, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_read_messages._Staging, "whole_files", spy)
+        path = Path(directory) / "export.jsonl"
+        path.write_text("".join(json.dumps(r, separators=separators) + "\n" for r in records))
+        assert_same_as_read_events(path)
+    return outcomes == [True]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_sendgrid_records(odd=False), st.booleans())
+def test_random_clean_exports_go_whole_and_agree(records, compact):
+    """Clean exports (every value of its usual type; redeliveries identical) take the whole-file
+    way, and still give exactly what read_events + messages give."""
+    assert _read_both_ways(records, compact)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_sendgrid_records(odd=True), st.booleans())
+def test_random_odd_exports_agree_whichever_way(records, compact):
+    """Values of other JSON types, missing fields and odd message ids in any place: whichever
+    way the file goes, the messages and meta are those of read_events + messages."""
+    _read_both_ways(records, compact)

@@ -76,7 +76,8 @@ def read_events(
     Parameters
     ----------
     paths : path, glob, directory, file-like, or a list of them
-        Inputs; ``.gz``, ``.bz2`` and ``.zip`` are read as streams, directories recursively.
+        Inputs; ``.gz``, ``.bz2`` and ``.zip`` are read as streams (a stream cut short is read
+        up to the cut, the damage quarantined as one record), directories recursively.
     format : str
         ``"auto"`` (default) detects each file's format from its content, not its name; or one
         of ``FORMATS`` to force it for every file.

@@ -28,6 +28,7 @@ import os
 import re
 import time
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -167,8 +168,15 @@ class Source:
     name: str
     open_binary: Callable[[], IO[bytes]]
     #: The file on disk when the source is one plain (uncompressed, not archived) file, for
-    #: readers that hand the file itself to an engine (:mod:`._messages_fast`); else None.
+    #: readers that hand the file itself to an engine (:mod:`._read_messages`); else None.
     path: str | None = None
+    #: The file on disk when the source is one gzip file (decompressed by ``open_binary``), for
+    #: the same readers when the engine decompresses it itself; else None.
+    gzip_path: str | None = None
+    #: What went wrong decompressing the source (a stream cut short, bytes that are not of its
+    #: format after it): the readers read up to there and report it once
+    #: (:func:`report_stream_damage`).
+    damage: list[str] = field(default_factory=list)
 
 
 def expand_sources(paths: Any, *, open_archives: bool = True) -> list[Source]:
@@ -232,10 +240,79 @@ def _path_sources(path: Path) -> list[Source]:
 
         return [Source(f"{path}!{m}", member_opener(m)) for m in members]
     if suffix == ".gz":
-        return [Source(str(path), lambda: gzip.open(path, "rb"))]
+        return [_decompressed(str(path), lambda: gzip.open(path, "rb"), gzip_path=str(path))]
     if suffix == ".bz2":
-        return [Source(str(path), lambda: bz2.open(path, "rb"))]
+        return [_decompressed(str(path), lambda: bz2.open(path, "rb"))]
     return [Source(str(path), _raw_opener(path), path=str(path))]
+
+
+#: What a decompressor raises on a damaged stream (``gzip.BadGzipFile`` is an ``OSError``).
+_STREAM_DAMAGE = (EOFError, OSError, zlib.error)
+
+
+def _decompressed(name: str, opener: Callable[[], IO[bytes]], **paths: str) -> Source:
+    """A source read through a decompressor: a damaged stream ends where the damage starts,
+    and what went wrong is noted in ``source.damage`` instead of escaping mid-read."""
+    source = Source(name, opener, **paths)
+    source.open_binary = lambda: _DamageTolerantStream(opener(), source.damage)
+    return source
+
+
+class _DamageTolerantStream(io.BufferedIOBase):
+    """A decompressing stream that ends, instead of raising, where its data is damaged."""
+
+    def __init__(self, inner: IO[bytes], damage: list[str]):
+        super().__init__()
+        self._inner = inner
+        self._damage = damage
+
+    def _damaged(self, error: BaseException) -> None:
+        reason = f"{type(error).__name__}: {error}"
+        if reason not in self._damage:
+            self._damage.append(reason)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return self._inner.read(size)
+        except _STREAM_DAMAGE as error:
+            self._damaged(error)
+            return b""
+
+    def read1(self, size: int = -1) -> bytes:
+        try:
+            return self._inner.read1(size)  # type: ignore[attr-defined]
+        except _STREAM_DAMAGE as error:
+            self._damaged(error)
+            return b""
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._inner.readinto(buffer)  # type: ignore[attr-defined]
+        except _STREAM_DAMAGE as error:
+            self._damaged(error)
+            return 0
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            super().close()
+
+
+def report_stream_damage(source: Source, options: ReadOptions, stats: ReadStats) -> None:
+    """Quarantine (or, with ``errors="raise"``, raise) a damaged compressed stream once the
+    readers have read what came before the damage: one record, located at the stream's end,
+    stands for whatever the damage hid (the count cannot be known)."""
+    if not source.damage:
+        return
+    stats.raw_records += 1
+    stats.records_read += 1
+    _quarantine(stats, options, source.name, "end of the compressed stream", None,
+                "the compressed stream is damaged, records after the damage are lost ("
+                + "; ".join(source.damage)[:200] + ")", None)
 
 
 class _ClosingMember(io.RawIOBase):
@@ -264,9 +341,9 @@ def _buffer_source(buffer: Any, open_archives: bool = True) -> Source:
     if isinstance(data, str):
         data = data.encode("utf-8")
     if open_archives and data[:2] == b"\x1f\x8b":
-        return Source(str(name), lambda: gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb"))
+        return _decompressed(str(name), lambda: gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb"))
     if open_archives and data[:3] == b"BZh":
-        return Source(str(name), lambda: bz2.BZ2File(io.BytesIO(data), mode="rb"))
+        return _decompressed(str(name), lambda: bz2.BZ2File(io.BytesIO(data), mode="rb"))
     return Source(str(name), lambda: io.BytesIO(data))
 
 

@@ -55,6 +55,7 @@ from ._base import (
     iter_json_values,
     normalize_chunks,
     read_head,
+    report_stream_damage,
 )
 
 # The local engine's stages, reused so that both engines write the same dataset.
@@ -446,6 +447,7 @@ def _read_piece(piece: _Piece, format_name: str, options: ReadOptions,
             sequence = 0
             for chunk in normalize_chunks(spec, source, options, stats, normalize):
                 sequence += _stage(chunk, directory, sequence)
+            report_stream_damage(source, options, stats)
     except InputFormatError as exc:
         # Returned, not raised: the run raises the first error in input order (_merge).
         return _Outcome(stats, spec_name, [], error=exc)

@@ -179,10 +179,12 @@ CREATE OR REPLACE MACRO de_odd_status(v) AS
 
 
 def _build_sql(path: str, event_map: dict[str, str], bounce_map: dict[str, str],
-               outputs: str = "events") -> str:
+               outputs: str = "events", compression: str = "none") -> str:
     """The query that parses one block (or file) and computes the canonical columns and
     eligibility.
 
+    ``compression`` is DuckDB's for the file (``"none"``, or ``"gzip"`` for a file that the
+    readers decompress as gzip): never guessed from the name, which the readers do not do.
     ``outputs="events"`` gives every canonical column; ``"messages"`` leaves out ``smtp_status``
     and ``reason`` (the messages table does not use them), with the same eligibility. Conditions
     that concern few rows (bounces, delivery IPs, non-ASCII status texts) sit in ``CASE``
@@ -216,7 +218,7 @@ def _build_sql(path: str, event_map: dict[str, str], bounce_map: dict[str, str],
     return f"""
 WITH raw AS (
   SELECT * FROM read_json({_quote(path)}, format = 'newline_delimited', columns = {columns},
-                          maximum_object_size = 16777216)
+                          maximum_object_size = 16777216, compression = {_quote(compression)})
 ),
 base AS (
   SELECT raw.*,
@@ -590,12 +592,17 @@ def _is_suspicious(piece: bytes) -> bool:
 
 
 def _has_trailing_comma(buffer: Any) -> bool:
-    """:data:`_TRAILING_COMMA` in a bytes-like object (a memory map's view too), by pyarrow's RE2
-    without copying the bytes (and without the GIL)."""
+    """:data:`_TRAILING_COMMA` in a bytes-like object (see :func:`_matches`)."""
+    return _matches(buffer, _TRAILING_COMMA)
+
+
+def _matches(buffer: Any, pattern: bytes) -> bool:
+    """Whether an RE2 pattern matches somewhere in a bytes-like object (a memory map's view
+    too), by pyarrow without copying the bytes (and without the GIL)."""
     size = memoryview(buffer).nbytes
     offsets = pa.py_buffer(np.array([0, size], dtype=np.int64))
     array = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(buffer)])
-    return bool(pc.match_substring_regex(array, pattern=_TRAILING_COMMA)[0].as_py())
+    return bool(pc.match_substring_regex(array, pattern=pattern)[0].as_py())
 
 
 @dataclasses.dataclass

@@ -7,14 +7,15 @@ aggregates the messages on every core. Only the messages (one row per message) c
 
 Two ways in:
 
-- **Plain SendGrid JSON-lines files are read by DuckDB whole**, each in one parallel query with
-  the normalization rules and eligibility test of the SendGrid fast path (:mod:`._fast`) that
-  groups the events into partial messages; pseudonyms are HMAC-SHA256 spelled in SQL (checked
-  against :mod:`..privacy` on probes). This is taken only when every input is such a file and
-  every file is clean: no byte pattern that DuckDB and Python's ``json`` read differently
-  (:func:`._fast._is_suspicious`), no parse error, every row eligible, message ids without
-  surrounding blanks, and duplicated event ids (within or across files) only as identical
-  copies. Otherwise the inputs go the second way, so quarantine, counts and locations are
+- **Plain or gzip-compressed SendGrid JSON-lines files are read by DuckDB whole**, each in one
+  parallel query with the normalization rules and eligibility test of the SendGrid fast path
+  (:mod:`._fast`) that groups the events into partial messages; pseudonyms are HMAC-SHA256
+  spelled in SQL (checked against :mod:`..privacy` on probes). This is taken only when every
+  input is such a file and every file is clean: no byte pattern that DuckDB and Python's
+  ``json`` read differently (:func:`._fast._is_suspicious`), no parse error, every row
+  eligible, message ids without surrounding blanks, and duplicated event ids (within or across
+  files) only as identical copies; a gzip file must also decompress in Python without damage
+  or blank lines, into as many lines as DuckDB read rows. Otherwise the inputs go the second way, so quarantine, counts and locations are
   always those of the per-record readers.
 - **Any other input is read in chunks** by the readers of :func:`read_events` (the SendGrid
   block fast path included) and each chunk is appended to the database.
@@ -94,7 +95,8 @@ def read_messages(
     Parameters
     ----------
     paths : path, glob, directory, file-like, or a list of them
-        Inputs; ``.gz``, ``.bz2`` and ``.zip`` are read as streams, directories recursively.
+        Inputs; ``.gz``, ``.bz2`` and ``.zip`` are read as streams (a stream cut short is read
+        up to the cut, the damage quarantined as one record), directories recursively.
     format : str
         ``"auto"`` (default) detects each file's format from its content; or one of
         ``io.FORMATS`` to force it.
@@ -182,16 +184,27 @@ def read_messages(
 
 def _whole_file_eligible(source: Source, spec: Any, options: ReadOptions,
                          format_options: Mapping[str, Mapping]) -> bool:
-    """Whether a source may be read by DuckDB whole: a plain SendGrid JSON-lines file, UTF-8
-    without a byte-order mark, with the default options."""
-    if (not _fast.ENABLED or source.path is None or format_options.get(spec.name)
+    """Whether a source may be read by DuckDB whole: a plain or gzip-compressed SendGrid
+    JSON-lines file, UTF-8 without a byte-order mark, with the default options."""
+    if (not _fast.ENABLED or (source.path is None and source.gzip_path is None)
+            or format_options.get(spec.name)
             or not isinstance(spec.chunk_reader, _fast.FastSendGridChunks)
             or (options.encoding or "utf-8").lower().replace("_", "-") not in ("utf-8", "utf8")):
         return False
-    with open(source.path, "rb") as handle:
-        head = handle.read(1024 * 1024)  # a first line longer than this is not taken: safe
-    return not (head[:3] == _fast._UTF8_BOM or head[:2] in _fast._UTF16_BOMS
+    try:
+        with source.open_binary() as handle:
+            head = handle.read(1024 * 1024)  # a first line longer than this is not taken: safe
+    except (OSError, EOFError):
+        return False
+    return not (source.damage or head[:3] == _fast._UTF8_BOM or head[:2] in _fast._UTF16_BOMS
                 or not _fast._is_line_mode(head))
+
+
+def _file_and_compression(source: Source) -> tuple[str, str]:
+    """The file DuckDB reads for a whole-file source, and its compression."""
+    if source.path is not None:
+        return source.path, "none"
+    return str(source.gzip_path), "gzip"
 
 
 class _Staging:
@@ -287,11 +300,11 @@ class _Staging:
         esp_code = _ESPS.index(spec.name)
         recipient = _hmac_sql(self.options.key, "a.address", self.connection)
         self._register_domains()
-        scans = [_SuspiciousScan(source.path) for source, _ in files]  # pyarrow's regex frees the GIL
+        scans = [_SuspiciousScan(source) for source, _ in files]  # pyarrow's regex frees the GIL
         counts: dict[str, tuple[int, Any, Any]] = {}
         try:
             for number, (source, _) in enumerate(files):
-                if not self._file_parts(number, source.path, reader, with_ids=False):
+                if not self._file_parts(number, source, reader, with_ids=False):
                     return None
                 rows, low, high = self.connection.sql(
                     f"SELECT coalesce(sum(n), 0), min(first_s), max(last_s) FROM parts_{number}"
@@ -303,6 +316,9 @@ class _Staging:
             suspicious = [scan.result() for scan in scans]
         if any(suspicious):
             return None
+        for scan, (source, _) in zip(scans, files, strict=True):
+            if scan.records is not None and scan.records != counts[source.name][0]:
+                return None  # DuckDB decompressed other lines than Python: never silently
         union = " UNION ALL ".join(f"SELECT * FROM parts_{n}" for n in range(len(files)))
         rows, distinct_hashes = self.connection.sql(
             f"SELECT count(*), count(DISTINCT h) FROM (SELECT unnest(events) AS h FROM ({union}))"
@@ -312,7 +328,7 @@ class _Staging:
         if duplicated:  # perhaps duplicated events (or equal hashes): look at the ids themselves
             for number, (source, _) in enumerate(files):
                 self.connection.sql(f"DROP TABLE parts_{number}")
-                self._file_parts(number, source.path, reader, with_ids=True)
+                self._file_parts(number, source, reader, with_ids=True)
             rows, distinct, variants = self.connection.sql(
                 f"""SELECT count(*), count(DISTINCT e.id), count(DISTINCT (e.id, e.c, message_id, address))
                     FROM (SELECT message_id, address, unnest(events) AS e FROM ({union}))"""
@@ -361,9 +377,11 @@ class _Staging:
             {"domain": pa.array(domains, type=pa.string()),
              "code": pa.array(codes.astype(np.int16), mask=codes < 0)}))
 
-    def _file_parts(self, number: int, path: str, reader: Any, with_ids: bool) -> bool:
+    def _file_parts(self, number: int, source: Source, reader: Any, with_ids: bool) -> bool:
         """Create ``parts_<number>`` from one file; False when a row is not clean."""
-        sql = _fast._build_sql(path, reader.event_map, reader.bounce_map, outputs="messages")
+        path, compression = _file_and_compression(source)
+        sql = _fast._build_sql(path, reader.event_map, reader.bounce_map, outputs="messages",
+                               compression=compression)
         self.connection.execute(
             f"CREATE TABLE parts_{number} AS {_parts_sql(sql, self.options.pseudonymize, with_ids)}",
             {"latest": float(self.options.latest)})
@@ -534,24 +552,37 @@ def _positions(column: pa.ChunkedArray | pa.Array, categories: list[str]) -> pa.
 class _SuspiciousScan:
     """:func:`._fast._is_suspicious` over a whole file, in a background thread.
 
-    The file is memory-mapped and handed to pyarrow's RE2 in large slices (no copies; the regex
-    releases the GIL, so the scan overlaps the DuckDB query). Slices overlap by a margin, and a
-    slice that ends in a comma and blanks is extended to the next closing character, so that a
-    trailing comma across a slice boundary is seen whole."""
+    A plain file is memory-mapped and handed to pyarrow's RE2 in large slices (no copies; the
+    regex releases the GIL, so the scan overlaps the DuckDB query). Slices overlap by a margin,
+    and a slice that ends in a comma and blanks is extended to the next closing character, so
+    that a trailing comma across a slice boundary is seen whole.
+
+    A gzip file is decompressed here by Python's ``gzip`` (the readers' decompressor: a stream
+    it rejects sends the file to the chunk path) and scanned in pieces cut after a line end
+    that follows neither a blank nor a comma. Its lines are counted too (``records``), to be
+    compared with the rows DuckDB read from its own decompression; a blank line, which both
+    skip, only makes the count uncertain, so it counts as suspicious."""
 
     SLICE_BYTES = 64 * 1024 * 1024
+    #: Pieces of a decompressed stream [bytes]: two are alive at once.
+    STREAM_BYTES = 16 * 1024 * 1024
+    #: Bytes without a line end to cut at after which a stream is left to the chunk path (DuckDB
+    #: reads objects of 16 MiB at most).
+    LONGEST_LINE_BYTES = 64 * 1024 * 1024
 
-    def __init__(self, path: str):
+    def __init__(self, source: Source):
         self.found = False
+        self.records: int | None = None  # lines of a gzip file (None for a plain file)
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        target = self._run if source.path is not None else self._run_stream
+        self.thread = threading.Thread(target=target, args=(source,), daemon=True)
         self.thread.start()
 
-    def _run(self, path: str) -> None:
+    def _run(self, source: Source) -> None:
         import mmap
 
         try:
-            with open(path, "rb") as handle:
+            with open(str(source.path), "rb") as handle:
                 if os.fstat(handle.fileno()).st_size == 0:
                     return
                 with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
@@ -569,10 +600,59 @@ class _SuspiciousScan:
         except BaseException as error:  # reported by result(): a failed scan never passes
             self.error = error
 
+    def _run_stream(self, source: Source) -> None:
+        try:
+            records = 0
+            carry = b""
+            with source.open_binary() as stream:
+                while not self.found:
+                    chunk = stream.read(self.STREAM_BYTES)
+                    data = carry + chunk
+                    if not chunk:  # the end: the last line may lack its line end
+                        records += data.count(b"\n") + (1 if data[data.rfind(b"\n") + 1:].strip() else 0)
+                        self.found = _piece_is_suspicious(data)
+                        break
+                    cut = _line_cut(data)
+                    if cut <= 0:
+                        if len(data) > self.LONGEST_LINE_BYTES:
+                            self.found = True  # no line end to cut at: leave it to the chunk path
+                        carry = data
+                        continue
+                    piece, carry = data[:cut], data[cut:]
+                    records += piece.count(b"\n")
+                    self.found = _piece_is_suspicious(piece)
+            self.records = records
+            if source.damage:  # the readers stop at the damage and report it; DuckDB may not
+                self.found = True
+        except BaseException as error:  # reported by result(): a failed scan never passes
+            self.error = error
+
     def result(self) -> bool:
         """True when the file holds something the whole-file path must not read."""
         self.thread.join()
         return self.found or self.error is not None
+
+
+def _line_cut(data: bytes) -> int:
+    """The position after the last line end (LF or CRLF) of ``data`` that follows neither a
+    blank nor a comma (so that no trailing comma, CRLF or two-byte pattern spans it), or -1."""
+    cut = data.rfind(b"\n")
+    while cut > 0:
+        before = cut - 1 if data[cut - 1:cut] != b"\r" else cut - 2
+        if before >= 0 and data[before:before + 1] not in b" \t\r\n,":
+            return cut + 1
+        cut = data.rfind(b"\n", 0, cut)
+    return -1
+
+
+#: A blank line (only blanks before its line end) at the start of a piece or after a line end.
+_BLANK_LINE = rb"(?:^|\n)[ \t\r]*\n"
+
+
+def _piece_is_suspicious(piece: bytes) -> bool:
+    """:func:`._fast._is_suspicious`, or a blank line (which would make a line count differ
+    from a record count)."""
+    return _fast._is_suspicious(piece) or _fast._matches(piece, _BLANK_LINE)
 
 
 def _mapped_slice_is_suspicious(mapped: Any, start: int, end: int) -> bool:

@@ -22,6 +22,7 @@ from ._base import (
     expand_sources,
     normalize_chunks,
     read_head,
+    report_stream_damage,
 )
 
 #: name -> FormatSpec, filled by each format module at import.
@@ -101,9 +102,10 @@ def source_chunks(spec: FormatSpec, source: Source, options: ReadOptions, stats:
     configured = (format_options or {}).get(spec.name)
     if arrow and spec.chunk_reader is not None and not configured:
         yield from spec.chunk_reader(spec, source, options, stats, arrow=True)
-        return
-    normalize = functools.partial(spec.normalize, **configured) if configured else spec.normalize
-    yield from normalize_chunks(spec, source, options, stats, normalize)
+    else:
+        normalize = functools.partial(spec.normalize, **configured) if configured else spec.normalize
+        yield from normalize_chunks(spec, source, options, stats, normalize)
+    report_stream_damage(source, options, stats)
 
 
 def read(paths: Any, format_name: str = "auto", *, errors: str = "quarantine",

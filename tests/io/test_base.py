@@ -149,6 +149,36 @@ def test_compressed_inputs(tmp_path, suffix):
     assert check_reconciliation(meta)
 
 
+
+@pytest.mark.parametrize("kind", ["gz file", "bz2 file", "gz buffer"])
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_damaged_compressed_stream_keeps_what_came_before(tmp_path, monkeypatch, kind, fast):
+    """A .gz or .bz2 cut short (an upload that stopped, a disk that filled): the records before
+    the cut are read, the line it cuts is quarantined as invalid JSON, and the damage itself is
+    one quarantined record; with errors="raise", the documented error names the file."""
+    from deliverability_econ.io import _fast
+
+    monkeypatch.setattr(_fast, "ENABLED", fast)
+    payload = "".join(json.dumps(record(i)) + "\n" for i in range(2000)).encode()
+    # bzip2 decompresses whole blocks only: 100 kB blocks, so that the cut loses the last one
+    compressed = bz2.compress(payload, 1) if kind.startswith("bz2") else gzip.compress(payload)
+    damaged = compressed[:-300]
+    path = tmp_path / ("events.jsonl.bz2" if kind.startswith("bz2") else "events.jsonl.gz")
+    path.write_bytes(damaged)
+    source = io.BytesIO(damaged) if kind.endswith("buffer") else path
+
+    events, meta = read_events(source, now=NOW)
+
+    assert 1000 < meta["events"] < 2000
+    assert check_reconciliation(meta)
+    reasons = meta["quarantine"]["reason"].tolist()
+    assert any(reason.startswith("the compressed stream is damaged") for reason in reasons)
+    assert meta["quarantine"]["location"].iloc[-1] == "end of the compressed stream"
+    if not kind.endswith("buffer"):
+        with pytest.raises(InputFormatError) as error:
+            read_events(path, now=NOW, errors="raise")
+        assert str(path) in str(error.value)
+
 def test_buffers_and_globs(tmp_path):
     write_lines(tmp_path / "one.jsonl", [record(1)])
     write_lines(tmp_path / "two.jsonl", [record(2)])

@@ -7,6 +7,7 @@ records whether the whole-file DuckDB path was taken or the chunk path.
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 from pathlib import Path
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from deliverability_econ import messages, read_events, read_messages
 from deliverability_econ.io import InputFormatError, _fast, _read_messages
+from deliverability_econ.io._base import expand_sources
 
 from .test_fast import TRICKY_LINES, _clean_lines, _write_lines
 
@@ -235,16 +237,99 @@ def test_errors_raise_names_the_same_record(tmp_path):
     assert str(ours.value) == str(theirs.value) and "line 101" in str(ours.value)
 
 
+@pytest.mark.parametrize("compressed", [False, True])
 @pytest.mark.parametrize("tail", [b",}", b",\n}", b", \t }", b"\r}"])
-def test_the_scan_sees_a_pattern_across_slice_boundaries(tmp_path, monkeypatch, tail):
+def test_the_scan_sees_a_pattern_across_slice_boundaries(tmp_path, monkeypatch, tail, compressed):
     monkeypatch.setattr(_read_messages._SuspiciousScan, "SLICE_BYTES", 7)
+    monkeypatch.setattr(_read_messages._SuspiciousScan, "STREAM_BYTES", 7)
+
+    def scan(path, data):
+        if compressed:
+            path = path.with_suffix(".jsonl.gz")
+            path.write_bytes(gzip.compress(data))
+        else:
+            path.write_bytes(data)
+        (source,) = expand_sources(path)
+        return _read_messages._SuspiciousScan(source)
+
     for offset in range(12):
-        path = tmp_path / f"cut-{offset}.jsonl"
-        path.write_bytes(b'{"a": 1}\n' + b"x" * offset + b'{"b": 2' + tail + b"\n")
-        assert _read_messages._SuspiciousScan(str(path)).result(), (tail, offset)
-    clean = tmp_path / "clean.jsonl"
-    clean.write_bytes(b'{"a": [1, 2], "b": {"c": 3}}\r\n' * 5)
-    assert not _read_messages._SuspiciousScan(str(clean)).result()
+        data = b'{"a": 1}\n' + b"x" * offset + b'{"b": 2' + tail + b"\n"
+        assert scan(tmp_path / f"cut-{offset}.jsonl", data).result(), (tail, offset)
+    clean = scan(tmp_path / "clean.jsonl", b'{"a": [1, 2], "b": {"c": 3}}\r\n' * 5)
+    assert not clean.result()
+    assert clean.records == (5 if compressed else None)
+
+
+def test_gzip_exports_go_whole_through_duckdb(tmp_path, whole_file_spy):
+    lines = _clean_lines(2000, seed=12)
+    text = "".join(line + "\n" for line in lines).encode()
+    (tmp_path / "one.jsonl.gz").write_bytes(gzip.compress(text))
+    # several gzip members, as appending to a .gz file makes them; the last line without a
+    # line end
+    half = len(text) // 2
+    half = text.rfind(b"\n", 0, half) + 1
+    (tmp_path / "members.jsonl.gz").write_bytes(gzip.compress(text[:half]) + gzip.compress(text[half:-1]))
+
+    table, meta = assert_same_as_read_events(tmp_path / "one.jsonl.gz")
+    assert_same_as_read_events(tmp_path / "members.jsonl.gz")
+
+    assert whole_file_spy == [True, True]
+    assert meta["events"] == 2000 and len(table) > 500
+
+
+@pytest.mark.parametrize("damage", ["blank line", "truncated", "garbage after"])
+def test_gzip_exports_that_duckdb_might_read_otherwise_go_the_chunk_path(tmp_path, whole_file_spy,
+                                                                          damage):
+    text = "".join(line + "\n" for line in _clean_lines(500, seed=13)).encode()
+    if damage == "blank line":
+        data = gzip.compress(text.replace(b"\n", b"\n  \n", 1))
+    elif damage == "truncated":
+        data = gzip.compress(text)[:-200]
+    else:
+        data = gzip.compress(text) + b"not gzip"
+    path = tmp_path / "damaged.jsonl.gz"
+    path.write_bytes(data)
+
+    try:
+        expected = assert_same_as_read_events(path)
+    except InputFormatError as error:  # the per-record readers refuse the stream: so must we
+        expected = error
+        with pytest.raises(InputFormatError) as ours:
+            read_messages(path, now=NOW)
+        assert str(ours.value) == str(error)
+
+    assert whole_file_spy in ([False], [])
+    assert damage != "blank line" or not isinstance(expected, Exception)
+
+
+def test_a_line_count_that_differs_from_duckdbs_rows_sends_the_file_to_the_chunk_path(
+        tmp_path, monkeypatch, whole_file_spy):
+    text = "".join(line + "\n" for line in _clean_lines(300, seed=14)).encode()
+    (tmp_path / "export.jsonl.gz").write_bytes(gzip.compress(text))
+    original = _read_messages._SuspiciousScan._run_stream
+
+    def miscounting(self, source):
+        original(self, source)
+        self.records += 1
+
+    monkeypatch.setattr(_read_messages._SuspiciousScan, "_run_stream", miscounting)
+
+    assert_same_as_read_events(tmp_path / "export.jsonl.gz")
+
+    assert whole_file_spy == [False]
+
+
+@pytest.mark.parametrize(("data", "cut"), [
+    (b'{"a": 1}\n{"b": 2}\n', 18),
+    (b'{"a": 1}\n{"b": 2,\n', 9),  # never after a comma
+    (b'{"a": 1}\n{"b": 2} \n  \n', 9),  # nor after blanks
+    (b'{"a": 1,\n', -1),
+    (b'no line end', -1),
+    (b'{"a": 1}\r\n{"b": 2}\r\n', 20),  # CRLF after a closing character
+    (b'{"a": 1}\r\n{"b": 2} \r\n', 10),
+])
+def test_stream_pieces_are_cut_after_a_line_end_that_follows_a_closing_character(data, cut):
+    assert _read_messages._line_cut(data) == cut
 
 
 # ------------------------------------------------------------------------------------------------

@@ -27,9 +27,8 @@ NOW = 1_800_000_000.0
 SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "data" / "sample_sender" / "logs"
 
 
-@pytest.fixture
-def whole_file_spy(monkeypatch):
-    """Records, per call of the whole-file path, whether it gave the result (True) or handed
+def _spy_on_whole_files(monkeypatch) -> list[bool]:
+    """Record, per call of the whole-file path, whether it gave the result (True) or handed
     the inputs to the chunk path (False)."""
     outcomes: list[bool] = []
     original = _read_messages._Staging.whole_files
@@ -41,6 +40,12 @@ def whole_file_spy(monkeypatch):
 
     monkeypatch.setattr(_read_messages._Staging, "whole_files", spy)
     return outcomes
+
+
+@pytest.fixture
+def whole_file_spy(monkeypatch):
+    """See :func:`_spy_on_whole_files`."""
+    return _spy_on_whole_files(monkeypatch)
 
 
 def assert_same_as_read_events(paths, **options):
@@ -397,16 +402,8 @@ def _read_both_ways(records: list[dict], compact: bool) -> bool:
     import tempfile
 
     separators = (",", ":") if compact else (", ", ": ")
-    outcomes: list[bool] = []
-    original = _read_messages._Staging.whole_files
-
-    def spy(self, files):
-        result = original(self, files)
-        outcomes.append(result is not None)
-        return result
-
     with tempfile.TemporaryDirectory() as directory, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_read_messages._Staging, "whole_files", spy)
+        outcomes = _spy_on_whole_files(patch)
         path = Path(directory) / "export.jsonl"
         path.write_text("".join(json.dumps(r, separators=separators) + "\n" for r in records))
         assert_same_as_read_events(path)

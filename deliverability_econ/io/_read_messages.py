@@ -192,9 +192,9 @@ def _whole_file_eligible(source: Source, spec: Any, options: ReadOptions,
             or (options.encoding or "utf-8").lower().replace("_", "-") not in ("utf-8", "utf8")):
         return False
     try:
-        with source.open_binary() as handle:
+        with source.open_binary() as handle:  # a damaged gzip stream ends, noted in source.damage
             head = handle.read(1024 * 1024)  # a first line longer than this is not taken: safe
-    except (OSError, EOFError):
+    except OSError:
         return False
     return not (source.damage or head[:3] == _fast._UTF8_BOM or head[:2] in _fast._UTF16_BOMS
                 or not _fast._is_line_mode(head))
@@ -213,9 +213,8 @@ class _Staging:
     def __init__(self, options: ReadOptions):
         self.options = options
         self.finisher: _fast._Finisher | None = None
-        self.parts: list[str] = []  # one SELECT per staged relation, in the _STAGED columns
         self.rows = 0  # events staged so far, for the read order of the chunk path
-        self.chunks_table = False
+        self.chunks_table = False  # whether chunk_events (the chunk path's events) exists
 
     def __enter__(self) -> _Staging:
         import duckdb
@@ -267,7 +266,6 @@ class _Staging:
         if not self.chunks_table:
             schema = ", ".join(f'"{name}" {kind}' for name, kind in _STAGED.items())
             self.connection.sql(f"CREATE TABLE chunk_events ({schema})")
-            self.parts.append("SELECT * FROM chunk_events")
             self.chunks_table = True
         self.connection.register("incoming_chunk", arrow)
         try:
@@ -285,7 +283,8 @@ class _Staging:
         return result
 
     def _whole_files(self, files: list[tuple[Source, Any]]) -> tuple[pa.Table, dict, int] | None:
-        """The messages of plain SendGrid files, each parsed and aggregated by one DuckDB query.
+        """The messages of plain or gzip SendGrid files, each parsed and aggregated by one
+        DuckDB query.
 
         Returns ``(messages as Arrow, {source name: (rows, first, last epoch s)}, distinct event
         ids)`` (:func:`._duck_messages._to_frame` makes the frame, once DuckDB is closed),
@@ -393,18 +392,16 @@ class _Staging:
 
     def messages(self, stats: ReadStats) -> pd.DataFrame:
         """De-duplicate the staged events (counting into ``stats``) and aggregate them."""
-        if not self.parts:
+        if not self.chunks_table:
             stats.events = 0
             return messages(concat_events([]))
-        union = " UNION ALL ".join(f"({part})" for part in self.parts)
-        self.connection.sql(f"CREATE VIEW staged AS {union}")
         total, distinct = self.connection.sql(
-            "SELECT count(*), count(DISTINCT event_id) FROM staged").fetchall()[0]
+            "SELECT count(*), count(DISTINCT event_id) FROM chunk_events").fetchall()[0]
         stats.duplicates += total - distinct
         stats.events = distinct
-        relation = "staged"
+        relation = "chunk_events"
         if distinct < total:
-            relation = ("(SELECT * FROM staged QUALIFY row_number() OVER "
+            relation = ("(SELECT * FROM chunk_events QUALIFY row_number() OVER "
                         "(PARTITION BY event_id ORDER BY src, ord) = 1)")
         self.connection.sql(f"CREATE VIEW events AS SELECT * FROM {relation}")
         result = self.connection.sql(_duck_messages._build_sql(ranked_keys=False)).to_arrow_table()
